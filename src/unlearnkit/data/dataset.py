@@ -1,0 +1,167 @@
+"""The ``Dataset`` object every loader returns, and ``Subset``, the view methods and loops use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from unlearnkit.errors import DataError
+
+
+@dataclass
+class Dataset:
+    """A classification dataset held in memory as raw tensors plus how to normalise them.
+
+    Raw inputs keep their stored dtype (``uint8`` images stay ``uint8``) to save memory; ``inputs``
+    converts a batch to normalised ``float32``: ``(raw / scale - mean) / std`` per channel.
+
+    Attributes:
+        name: registry name, e.g. ``"digits"``.
+        train_x: raw training inputs, shape (N, C, H, W) for images or (N, F) for tabular data.
+        train_y: fine labels, int64, shape (N,).
+        test_x, test_y: the same for the test set.
+        classes: names of the fine classes; ``len(classes) == num_classes``.
+        coarse_train_y, coarse_test_y: optional super-class labels (for ``subclass:`` forgetting).
+        coarse_classes: names of the super-classes, when coarse labels exist.
+        scale: divisor applied to raw values first (255 for 8-bit images).
+        mean, std: per-channel (or per-feature) normalisation after scaling.
+        test_note: how the test set was obtained (official split, or a seeded hold-out).
+
+    Example:
+        >>> import torch
+        >>> ds = Dataset(name="toy", train_x=torch.zeros(4, 1, 2, 2), train_y=torch.tensor([0, 1, 0, 1]),
+        ...              test_x=torch.zeros(2, 1, 2, 2), test_y=torch.tensor([0, 1]), classes=["a", "b"])
+        >>> ds.num_classes, ds.input_shape
+        (2, (1, 2, 2))
+    """
+
+    name: str
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    classes: list[str]
+    coarse_train_y: torch.Tensor | None = None
+    coarse_test_y: torch.Tensor | None = None
+    coarse_classes: list[str] | None = None
+    scale: float = 1.0
+    mean: Sequence[float] = (0.0,)
+    std: Sequence[float] = (1.0,)
+    test_note: str = "official test split"
+    source: str = ""
+    _mean_t: torch.Tensor = field(init=False, repr=False)
+    _std_t: torch.Tensor = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.train_y = torch.as_tensor(self.train_y, dtype=torch.int64)
+        self.test_y = torch.as_tensor(self.test_y, dtype=torch.int64)
+        if len(self.train_x) != len(self.train_y) or len(self.test_x) != len(self.test_y):
+            raise DataError(
+                f"{self.name}: inputs and labels differ in length "
+                f"(train {len(self.train_x)} vs {len(self.train_y)}, test {len(self.test_x)} vs {len(self.test_y)})"
+            )
+        if tuple(self.train_x.shape[1:]) != tuple(self.test_x.shape[1:]):
+            raise DataError(f"{self.name}: train and test inputs differ in shape")
+        for part, y in (("train", self.train_y), ("test", self.test_y)):
+            if len(y) and (int(y.min()) < 0 or int(y.max()) >= len(self.classes)):
+                raise DataError(
+                    f"{self.name}: {part} labels must lie in [0, {len(self.classes) - 1}]; "
+                    f"found [{int(y.min())}, {int(y.max())}]"
+                )
+        if (self.coarse_train_y is None) != (self.coarse_test_y is None) or (
+            self.coarse_train_y is not None and self.coarse_classes is None
+        ):
+            raise DataError(f"{self.name}: coarse labels need train, test and class names together")
+        if self.coarse_train_y is not None:
+            self.coarse_train_y = torch.as_tensor(self.coarse_train_y, dtype=torch.int64)
+            self.coarse_test_y = torch.as_tensor(self.coarse_test_y, dtype=torch.int64)
+        channel_shape = (-1,) + (1,) * (self.train_x.dim() - 2)
+        self._mean_t = torch.tensor(self.mean, dtype=torch.float32).reshape(channel_shape)
+        self._std_t = torch.tensor(self.std, dtype=torch.float32).reshape(channel_shape)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.train_x.shape[1:])
+
+    @property
+    def is_image(self) -> bool:
+        return self.train_x.dim() == 4
+
+    def inputs(self, part: str, index: torch.Tensor | np.ndarray | slice) -> torch.Tensor:
+        """Normalised float32 inputs of ``part`` (``"train"`` or ``"test"``) at ``index``."""
+        raw = self._raw(part)[index]
+        x = raw.to(torch.float32)
+        if self.scale != 1.0:
+            x = x / self.scale
+        return (x - self._mean_t) / self._std_t
+
+    def labels(self, part: str, label_set: str = "fine") -> torch.Tensor:
+        """All labels of ``part``; ``label_set="coarse"`` gives the super-class labels."""
+        if label_set == "coarse":
+            if self.coarse_train_y is None:
+                raise DataError(f"Dataset {self.name!r} has no coarse labels, so sub-class forgetting is not available.")
+            return self.coarse_train_y if part == "train" else self.coarse_test_y
+        return self.train_y if part == "train" else self.test_y
+
+    def class_names(self, label_set: str = "fine") -> list[str]:
+        return list(self.coarse_classes) if label_set == "coarse" else list(self.classes)
+
+    def _raw(self, part: str) -> torch.Tensor:
+        if part == "train":
+            return self.train_x
+        if part == "test":
+            return self.test_x
+        raise ValueError(f"part must be 'train' or 'test', got {part!r}")
+
+
+class Subset:
+    """Indices into one part of a ``Dataset`` with the labels to train on; the unit methods receive.
+
+    ``len(subset)`` samples; ``subset.batch(i)`` returns ``(x, y)`` for positions ``i`` of the
+    subset (not dataset indices); ``subset.tensors()`` returns all of them at once.
+
+    Example:
+        >>> from unlearnkit.data import load_dataset
+        >>> ds = load_dataset("digits")
+        >>> s = Subset(ds, "train", torch.arange(10))
+        >>> x, y = s.tensors(); x.shape
+        torch.Size([10, 1, 8, 8])
+    """
+
+    def __init__(self, dataset: Dataset, part: str, indices: torch.Tensor | np.ndarray, label_set: str = "fine"):
+        self.dataset = dataset
+        self.part = part
+        self.indices = torch.as_tensor(np.asarray(indices), dtype=torch.int64)
+        self.label_set = label_set
+        self._labels = dataset.labels(part, label_set)[self.indices]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @property
+    def labels(self) -> torch.Tensor:
+        return self._labels
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.dataset.class_names(self.label_set))
+
+    def batch(self, positions: torch.Tensor | slice) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.dataset.inputs(self.part, self.indices[positions]), self._labels[positions]
+
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.batch(slice(None))
+
+    def take(self, positions: torch.Tensor) -> "Subset":
+        """A smaller subset made of ``positions`` of this one."""
+        return Subset(self.dataset, self.part, self.indices[positions], self.label_set)
+
+    def __repr__(self) -> str:
+        return f"Subset({self.dataset.name}/{self.part}, n={len(self)}, labels={self.label_set})"

@@ -1,0 +1,39 @@
+"""The dataset registry and ``load_dataset``, the one way to get a ``Dataset`` by name."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+from unlearnkit.data.dataset import Dataset
+from unlearnkit.registry import Registry
+
+#: name -> loader ``(data_dir: Path | None, download: bool, **options) -> Dataset``
+DATASETS: Registry[Callable[..., Dataset]] = Registry("dataset")
+
+_CACHE: dict[tuple, Dataset] = {}
+
+
+def load_dataset(name: str, *, data_dir: str | os.PathLike | None = None, download: bool = False, **options) -> Dataset:
+    """Load a registered dataset by name.
+
+    Args:
+        name: a name from ``DATASETS`` (``unlearnkit list datasets``).
+        data_dir: where the dataset's files are, for datasets read from local files.
+        download: fetch the files first when the dataset has a canonical public URL.
+        **options: loader-specific options (e.g. ``label_column`` for ``csv``).
+
+    Returns:
+        The ``Dataset``; loading the same arguments twice in one process returns the cached object.
+
+    Example:
+        >>> ds = load_dataset("digits")
+        >>> ds.num_classes, ds.input_shape
+        (10, (1, 8, 8))
+    """
+    loader = DATASETS.get(name)
+    key = (name, str(data_dir) if data_dir is not None else None, download, tuple(sorted(options.items())))
+    if key not in _CACHE:
+        _CACHE[key] = loader(Path(data_dir) if data_dir is not None else None, download, **options)
+    return _CACHE[key]
