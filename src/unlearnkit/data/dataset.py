@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -86,6 +87,17 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    def fingerprint(self) -> str:
+        """SHA-256 (16 hex digits) of the inputs and labels: tells apart two ``csv`` files, say."""
+        cached = self.__dict__.get("_fingerprint")
+        if cached is None:
+            h = hashlib.sha256(self.name.encode())
+            for t in (self.train_x, self.train_y, self.test_x, self.test_y):
+                h.update(str(tuple(t.shape)).encode())
+                h.update(t.contiguous().numpy().tobytes())
+            cached = self.__dict__["_fingerprint"] = h.hexdigest()[:16]
+        return cached
+
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.train_x.shape[1:])
@@ -165,3 +177,28 @@ class Subset:
 
     def __repr__(self) -> str:
         return f"Subset({self.dataset.name}/{self.part}, n={len(self)}, labels={self.label_set})"
+
+
+def detach_subset(subset: Subset) -> Subset:
+    """A copy of ``subset`` that holds only its own samples, so nothing else is reachable from it.
+
+    The unlearning front door hands methods detached subsets: a forget-only method given the
+    forget set cannot walk ``subset.dataset`` back to the retain samples.
+    """
+    ds = subset.dataset
+    raw = ds._raw(subset.part)[subset.indices]
+    names = ds.class_names(subset.label_set)
+    detached = Dataset(
+        name=ds.name,
+        train_x=raw,
+        train_y=subset.labels.clone(),
+        test_x=raw[:0],
+        test_y=subset.labels[:0].clone(),
+        classes=names,
+        scale=ds.scale,
+        mean=tuple(ds.mean),
+        std=tuple(ds.std),
+        test_note="none (detached subset)",
+        source=ds.source,
+    )
+    return Subset(detached, "train", torch.arange(len(raw)))

@@ -1,0 +1,274 @@
+"""The ``unlearnkit`` command: argument parsing, pretty output and exit codes; no logic of its own.
+
+Exit codes: 0 success, 2 bad input (one line on stderr naming the problem and the valid
+choices), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from unlearnkit.errors import ConfigError, UnlearnkitError
+
+DEMO_METHODS = ("finetune", "grad_ascent", "neggrad_plus", "random_labels")
+LISTABLE = ("methods", "metrics", "datasets", "models", "recipes")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _common(p: argparse.ArgumentParser, *, experiment: bool = True) -> None:
+    p.add_argument("--home", help="where the model and run stores live (default: $UNLEARNKIT_HOME or ~/.cache/unlearnkit)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    if not experiment:
+        return
+    p.add_argument("--dataset", default="digits", help="dataset name (unlearnkit list datasets); default digits")
+    p.add_argument("--model", default="mlp", help="architecture (unlearnkit list models); default mlp")
+    p.add_argument("--seed", type=int, default=0, help="seeds split, training, method and attacks; default 0")
+    p.add_argument("--recipe", help="training preset (unlearnkit list recipes); default: the dataset's own")
+    p.add_argument("--set", dest="recipe_set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a recipe field, e.g. --set epochs=5 (repeatable)")
+    p.add_argument("--model-arg", dest="model_args", action="append", default=[], metavar="KEY=VALUE",
+                   help="architecture argument, e.g. --model-arg width=32 (repeatable)")
+    p.add_argument("--data-dir", help="directory holding the dataset's files")
+    p.add_argument("--device", default="cpu", help="auto, cpu or cuda; default cpu")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="unlearnkit", description="Machine unlearning for PyTorch classifiers, judged against retraining.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("demo", help="train, unlearn with several methods and print the table (digits, < 1 min)")
+    _common(p)
+    p.add_argument("--forget", default="class:3", help="forget spec; default class:3")
+    p.add_argument("--methods", default=",".join(DEMO_METHODS), help="comma-separated method names")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    p = sub.add_parser("train", help="train (or fetch from the model store) the original model")
+    _common(p)
+    p.add_argument("--forget", help="also train the golden model of this forget spec")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("unlearn", help="run one method, evaluate it against the golden model and record the run")
+    _common(p)
+    p.add_argument("--forget", default="random:0.1", help="forget spec: random:0.1, class:3, subclass:Shirt, indices:FILE")
+    p.add_argument("--method", required=True, help="method name (unlearnkit list methods)")
+    p.add_argument("params", nargs="*", metavar="KEY=VALUE", help="method parameters, e.g. lr=0.01 epochs=3")
+    p.add_argument("--metrics", help="comma-separated metric names; default the headline metrics")
+    p.add_argument("--retain-fraction", type=float, help="give the method only this fraction of D_r")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("eval", help="evaluate a recorded run (or, without --run, the original model)")
+    _common(p)
+    p.add_argument("--forget", default="random:0.1")
+    p.add_argument("--run", help="run id (unlearnkit runs)")
+    p.add_argument("--metrics", help="comma-separated metric names; default the headline metrics")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("list", help="list registered methods, metrics, datasets, models or recipes")
+    p.add_argument("what", choices=LISTABLE)
+
+    p = sub.add_parser("runs", help="list recorded runs, or export them as CSV")
+    _common(p, experiment=False)
+    p.add_argument("--status", choices=("running", "done", "failed"))
+    p.add_argument("--method")
+    p.add_argument("--csv", metavar="FILE", help="write the runs as CSV to FILE ('-' for stdout)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except UnlearnkitError as exc:
+        print(f"unlearnkit: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("unlearnkit: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from unlearnkit.progress import set_progress
+
+    set_progress(not getattr(args, "quiet", True))
+    handler = {"demo": _demo, "train": _train, "unlearn": _unlearn, "eval": _eval, "list": _list, "runs": _runs}
+    return handler[args.command](args)
+
+
+def _workspace(args):
+    from unlearnkit.runs.experiment import Workspace
+
+    return Workspace(args.home)
+
+
+def _config(args, forget: str | None):
+    from unlearnkit.config import parse_overrides
+    from unlearnkit.models import MODELS
+    from unlearnkit.runs.experiment import ExperimentConfig
+    from unlearnkit.training import Recipe
+
+    model_cls = MODELS.get(args.model)
+    return ExperimentConfig(
+        dataset=args.dataset, model=args.model, forget=forget or "random:0.1", seed=args.seed, recipe=args.recipe,
+        recipe_overrides=parse_overrides(args.recipe_set, Recipe, owner="the recipe"),
+        model_kwargs=parse_overrides(args.model_args, model_cls, owner=f"model {args.model!r}"),
+        data_dir=args.data_dir, device=args.device,
+    )
+
+
+def _metric_names(text: str | None) -> list[str] | None:
+    return [m.strip() for m in text.split(",") if m.strip()] if text else None
+
+
+def _emit_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, sort_keys=True, default=str))
+
+
+def _demo(args) -> int:
+    from unlearnkit.methods import make_method
+    from unlearnkit.runs.experiment import run_unlearning
+    from unlearnkit.tables import print_reports
+
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    if not methods:
+        raise ConfigError("--methods names no method.")
+    for name in methods:
+        make_method(name)
+    cfg = _config(args, args.forget)
+    ws = _workspace(args)
+    outcomes = [run_unlearning(ws, cfg, name) for name in methods]
+    if args.json:
+        _emit_json({"config": cfg.to_dict(), "runs": [{"run_id": o.run_id, "method": o.result.method,
+                                                        "params": o.result.params, "report": o.report.to_dict()}
+                                                       for o in outcomes]})
+        return 0
+    title = f"{cfg.dataset} / {cfg.model} / forget {cfg.forget} / seed {cfg.seed}"
+    print_reports([(o.result.method, o.report) for o in outcomes], title)
+    print("runs recorded: " + ", ".join(f"{o.result.method}={o.run_id}" for o in outcomes))
+    return 0
+
+
+def _train(args) -> int:
+    from unlearnkit.runs.experiment import golden_model, load_context, original_model
+
+    cfg = _config(args, args.forget)
+    ws = _workspace(args)
+    ctx = load_context(cfg)
+    rows = [("original", original_model(ws, ctx))]
+    if args.forget:
+        rows.append(("golden", golden_model(ws, ctx)))
+    out = [{"model": name, "key": t.key, "cached": t.cached, "train_time_s": t.train_time_s} for name, t in rows]
+    if args.json:
+        _emit_json({"config": cfg.to_dict(), "models": out})
+        return 0
+    for o in out:
+        how = "from the model store" if o["cached"] else f"trained in {o['train_time_s']:.1f} s"
+        print(f"{o['model']} model of {cfg.dataset}/{cfg.model} seed {cfg.seed}: {o['key'][:16]} ({how})")
+    return 0
+
+
+def _unlearn(args) -> int:
+    from unlearnkit.config import parse_overrides
+    from unlearnkit.methods import METHODS
+    from unlearnkit.runs.experiment import run_unlearning
+    from unlearnkit.tables import print_reports
+
+    params = parse_overrides(args.params, METHODS.get(args.method), owner=f"method {args.method!r}")
+    cfg = _config(args, args.forget)
+    ws = _workspace(args)
+    o = run_unlearning(ws, cfg, args.method, params, metrics=_metric_names(args.metrics),
+                       retain_fraction=args.retain_fraction)
+    if args.json:
+        _emit_json({"run_id": o.run_id, "config": o.config, "report": o.report.to_dict()})
+        return 0
+    print_reports([(o.result.method, o.report)], f"{cfg.dataset} / {cfg.model} / forget {cfg.forget} / seed {cfg.seed}")
+    print(f"run {o.run_id} recorded in {ws.runs.path}")
+    return 0
+
+
+def _eval(args) -> int:
+    from unlearnkit.runs.experiment import evaluate_original, evaluate_run
+    from unlearnkit.tables import print_reports
+
+    ws = _workspace(args)
+    metrics = _metric_names(args.metrics)
+    if args.run:
+        report, row = evaluate_run(ws, args.run, metrics=metrics, expect=_config(args, args.forget))
+        label, cfg = row["method"], row["config"]
+        title = f"run {args.run}: {cfg['dataset']} / {cfg['model']} / forget {cfg['forget']} / seed {cfg['seed']}"
+    else:
+        cfg = _config(args, args.forget)
+        report = evaluate_original(ws, cfg, metrics=metrics)
+        label, title = "original (no unlearning)", f"{cfg.dataset} / {cfg.model} / forget {cfg.forget} / seed {cfg.seed}"
+    if args.json:
+        _emit_json({"run_id": args.run, "report": report.to_dict()})
+        return 0
+    print_reports([(label, report)], title)
+    return 0
+
+
+def _list(args) -> int:
+    from unlearnkit.data import DATASETS
+    from unlearnkit.methods import METHODS
+    from unlearnkit.metrics import METRICS
+    from unlearnkit.models import MODELS
+    from unlearnkit.training import RECIPES
+
+    if args.what == "methods":
+        for name, cls in METHODS.items():
+            print(f"{name:16s} access={cls.access.value:15s} {_first_line(cls.__doc__)}")
+    elif args.what == "metrics":
+        for name, entry in METRICS.items():
+            print(f"{name:26s} [{entry.card.direction_text}] {entry.card.definition}")
+    elif args.what == "datasets":
+        for name, loader in DATASETS.items():
+            print(f"{name:16s} {_first_line(loader.__doc__)}")
+    elif args.what == "models":
+        for name, cls in MODELS.items():
+            print(f"{name:16s} {_first_line(cls.__doc__)}")
+    else:
+        for name, fields in sorted(RECIPES.items()):
+            print(f"{name:16s} " + " ".join(f"{k}={v}" for k, v in fields.items()))
+    return 0
+
+
+def _first_line(doc: str | None) -> str:
+    return (doc or "").strip().splitlines()[0] if doc else ""
+
+
+def _runs(args) -> int:
+    from unlearnkit.training.store import atomic_write_bytes
+
+    ws = _workspace(args)
+    rows = ws.runs.list(status=args.status, method=args.method)
+    if args.csv:
+        text = ws.runs.export_csv(rows)
+        if args.csv == "-":
+            sys.stdout.write(text)
+        else:
+            target = Path(args.csv)
+            if not target.parent.is_dir():
+                raise ConfigError(f"Cannot write {args.csv}: directory {target.parent} does not exist.")
+            atomic_write_bytes(target, text.encode())
+            print(f"{len(rows)} runs written to {args.csv}")
+        return 0
+    if not rows:
+        print(f"no runs in {ws.runs.path}")
+        return 0
+    for r in rows:
+        gap = ((r.get("metrics") or {}).get("rows", {}).get("unlearned", {})).get("avg_gap")
+        gap_text = f"avg_gap={gap:.2f}" if gap is not None else ""
+        print(f"{r['id']}  {r['status']:7s} {r['dataset']}/{r['model']} {r['forget']:>14s} seed={r['seed']} "
+              f"{r['method']:14s} {gap_text}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

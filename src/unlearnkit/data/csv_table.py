@@ -1,0 +1,224 @@
+"""Tabular classification data from CSV files (RFC 4180, as written by pandas or a spreadsheet).
+
+The first row must be a header. One column (``label_column``, default ``label``) holds the class
+of each row -- integers or strings; every other column is a numeric feature. Files::
+
+    <data_dir>/train.csv      required
+    <data_dir>/test.csv       optional; the same columns in any order
+
+or a single file given with the ``path`` option. Without ``test.csv`` the test set is the fixed
+stratified hold-out of ``data/holdout.py``. Classes are the sorted distinct labels (numerically
+when every label is an integer). Features are stored as float32 (N, F) and normalised with the
+per-feature mean and std of the training rows (a constant feature gets std 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from unlearnkit.data.dataset import Dataset
+from unlearnkit.data.holdout import HOLDOUT_FRACTION, stratified_holdout
+from unlearnkit.data.registry import DATASETS
+from unlearnkit.errors import ConfigError, DataError
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def read_table(path: str | Path, label_column: str = "label") -> tuple[list[str], np.ndarray, list[str]]:
+    """Read one CSV file into (feature column names, float64 features (N, F), label strings).
+
+    Blank lines are skipped; line numbers in errors count the header as line 1.
+
+    Raises:
+        DataError: naming the file, line and column, for a missing header or label column, a
+            row with the wrong number of fields, or a feature that is not a finite number.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+        >>> _ = p.write_text("a,b,label\\n1,2,cat\\n3,4,dog\\n")
+        >>> names, x, y = read_table(p)
+        >>> names, x.shape, y
+        (['a', 'b'], (2, 2), ['cat', 'dog'])
+    """
+    path = Path(path)
+    try:
+        f = open(path, newline="", encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DataError(f"CSV file {path} does not exist.") from None
+    except OSError as e:
+        raise DataError(f"Cannot open CSV file {path}: {e}") from None
+    with f:
+        reader = csv.reader(f)
+        try:
+            header = [h.strip() for h in next(reader, [])]
+            if not any(header):
+                raise DataError(f"CSV file {path} is empty; expected a header row naming the columns.")
+            if all(_is_number(h) for h in header):
+                raise DataError(
+                    f"CSV file {path} has no header row (its first line is all numbers); the first line must "
+                    f"name the columns, one of them {label_column!r}."
+                )
+            if len(set(header)) != len(header):
+                dupes = sorted({h for h in header if header.count(h) > 1})
+                raise DataError(f"CSV file {path}: duplicate column names {', '.join(map(repr, dupes))}.")
+            if label_column not in header:
+                raise DataError(
+                    f"CSV file {path} has no label column {label_column!r}; columns are {', '.join(header)}. "
+                    "Choose one with label_column=."
+                )
+            li = header.index(label_column)
+            feature_idx = [i for i in range(len(header)) if i != li]
+            if not feature_idx:
+                raise DataError(f"CSV file {path} has no feature columns besides {label_column!r}.")
+            rows: list[list[float]] = []
+            labels: list[str] = []
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    continue
+                line = reader.line_num
+                if len(row) != len(header):
+                    raise DataError(
+                        f"CSV file {path}, line {line}: {len(row)} fields, but the header has {len(header)}."
+                    )
+                values = []
+                for i in feature_idx:
+                    cell = row[i].strip()
+                    try:
+                        v = float(cell)
+                    except ValueError:
+                        v = math.nan
+                    if not math.isfinite(v):
+                        raise DataError(
+                            f"CSV file {path}, line {line}, column {header[i]!r}: {cell!r} is not a finite number "
+                            f"(every column except {label_column!r} must be numeric)."
+                        )
+                    values.append(v)
+                label = row[li].strip()
+                if not label:
+                    raise DataError(f"CSV file {path}, line {line}: the label column {label_column!r} is empty.")
+                rows.append(values)
+                labels.append(label)
+        except csv.Error as e:
+            raise DataError(f"CSV file {path}, line {reader.line_num}: {e}") from None
+        except UnicodeDecodeError as e:
+            raise DataError(f"CSV file {path} is not UTF-8 text: {e}") from None
+    if not rows:
+        raise DataError(f"CSV file {path} has a header but no data rows.")
+    return [header[i] for i in feature_idx], np.asarray(rows, dtype=np.float64), labels
+
+
+def _label_key(labels: list[str]) -> list[int] | None:
+    """The labels as ints when every one is an integer (so classes sort numerically), else None."""
+    try:
+        ints = [int(v) for v in labels]
+    except ValueError:
+        return None
+    return ints
+
+
+@DATASETS.register("csv")
+def load_csv(
+    data_dir: Path | None = None,
+    download: bool = False,
+    *,
+    path: str | Path | None = None,
+    label_column: str = "label",
+) -> Dataset:
+    """A CSV table (header row, numeric features, one label column) as a ``Dataset``.
+
+    Args:
+        data_dir: folder with ``train.csv`` and optionally ``test.csv``.
+        download: not available; must be False.
+        path: a single CSV file (test set = fixed stratified hold-out) or a folder like ``data_dir``;
+            takes precedence over ``data_dir``.
+        label_column: name of the column holding the class labels.
+
+    Example:
+        >>> ds = load_csv(path="iris.csv", label_column="species")  # doctest: +SKIP
+        >>> ds.input_shape, ds.classes  # doctest: +SKIP
+        ((4,), ['setosa', 'versicolor', 'virginica'])
+    """
+    if download:
+        raise ConfigError("Dataset 'csv' has no download source; pass path= or --data-dir with train.csv.")
+    label_column = str(label_column)
+    target = Path(path) if path is not None else (Path(data_dir) if data_dir is not None else None)
+    if target is None:
+        raise DataError("Dataset 'csv' needs path= (a .csv file) or --data-dir / data_dir= (a folder with train.csv).")
+    if target.is_dir():
+        train_file, test_file = target / "train.csv", target / "test.csv"
+        if not train_file.is_file():
+            raise DataError(f"Dataset 'csv': train.csv not found in {target}. Expected train.csv and optionally test.csv.")
+        if not test_file.is_file():
+            test_file = None
+    elif target.is_file():
+        train_file, test_file = target, None
+    else:
+        raise DataError(f"Dataset 'csv': {target} does not exist (expected a .csv file or a folder with train.csv).")
+
+    names, x, raw_labels = read_table(train_file, label_column)
+    if test_file is not None:
+        test_names, tx, test_raw = read_table(test_file, label_column)
+        if sorted(test_names) != sorted(names):
+            raise DataError(
+                f"{test_file} has feature columns {sorted(test_names)}, but {train_file} has {sorted(names)}."
+            )
+        order = [test_names.index(n) for n in names]
+        tx = tx[:, order]
+    else:
+        tx, test_raw = None, []
+
+    ints = _label_key(raw_labels)
+    test_ints = _label_key(test_raw) if ints is not None else None
+    if ints is not None and test_ints is not None:
+        classes_int = sorted(set(ints))
+        index = {v: i for i, v in enumerate(classes_int)}
+        classes = [str(v) for v in classes_int]
+        keys, test_keys = ints, test_ints
+    else:
+        classes = sorted(set(raw_labels))
+        index = {v: i for i, v in enumerate(classes)}
+        keys, test_keys = raw_labels, test_raw
+    y = np.array([index[k] for k in keys], dtype=np.int64)
+    if tx is not None:
+        unknown = [(n, k) for n, k in enumerate(test_keys) if k not in index]
+        if unknown:
+            n, k = unknown[0]
+            raise DataError(
+                f"{test_file}: label {test_raw[n]!r} (data row {n + 1}) does not occur in {train_file}; "
+                f"known classes: {', '.join(classes)}."
+            )
+        ty = np.array([index[k] for k in test_keys], dtype=np.int64)
+        train_x, train_y, test_x, test_y = x, y, tx, ty
+        note = f"official test split ({test_file.name})"
+    else:
+        tr, te = stratified_holdout(y)
+        train_x, train_y, test_x, test_y = x[tr], y[tr], x[te], y[te]
+        note = f"fixed stratified {int(HOLDOUT_FRACTION * 100)}% hold-out (no test.csv)"
+    mean = train_x.mean(axis=0) if len(train_x) else np.zeros(x.shape[1])
+    std = train_x.std(axis=0) if len(train_x) else np.ones(x.shape[1])
+    std = np.where(std > 1e-12, std, 1.0)
+    return Dataset(
+        name="csv",
+        train_x=torch.from_numpy(train_x.astype(np.float32)),
+        train_y=torch.from_numpy(train_y),
+        test_x=torch.from_numpy(test_x.astype(np.float32)),
+        test_y=torch.from_numpy(test_y),
+        classes=classes,
+        scale=1.0,
+        mean=tuple(float(m) for m in mean),
+        std=tuple(float(s) for s in std),
+        test_note=note,
+        source=str(train_file),
+    )

@@ -1,0 +1,109 @@
+"""Forget specs: which training samples to forget, parsed from a short string.
+
+Grammar (``ForgetSpec.parse``):
+
+- ``random:0.1`` a fraction in (0, 1) of the training set, or ``random:500`` a count;
+  append ``:stratified`` to draw the same fraction from every class.
+- ``class:3`` or ``class:3,7`` or ``class:Coat`` — every training sample of these classes
+  (index or class name).
+- ``subclass:Shirt`` — labels become the coarse (super-class) labels and every sample of this
+  fine class is forgotten (the dataset must have coarse labels).
+- ``indices:PATH`` — train indices, one integer per line (text) or a 1-D integer ``.npy`` array.
+
+Parsing is pure (no dataset, no file access) and round-trips: ``str(ForgetSpec.parse(s))`` is
+the canonical form and parses to the same spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from unlearnkit.errors import ConfigError
+
+VALID_FORMS = "random:<fraction in (0,1)>[:stratified], random:<count>[:stratified], class:<c>[,<c>...], subclass:<fine class>, indices:<path>"
+
+
+def _bad(text: str, why: str) -> ConfigError:
+    return ConfigError(f"Invalid forget spec {text!r}: {why}. Valid forms: {VALID_FORMS}.")
+
+
+@dataclass(frozen=True)
+class ForgetSpec:
+    """A parsed forget spec.
+
+    Attributes:
+        kind: ``"random"``, ``"class"``, ``"subclass"`` or ``"indices"``.
+        fraction: for ``random`` with a fraction, else None.
+        count: for ``random`` with a count, else None.
+        stratified: for ``random``: draw per class.
+        classes: class tokens (indices as ``int``, names as ``str``) for ``class``/``subclass``.
+        path: for ``indices``.
+
+    Example:
+        >>> spec = ForgetSpec.parse("random:0.1:stratified")
+        >>> spec.kind, spec.fraction, spec.stratified
+        ('random', 0.1, True)
+        >>> str(ForgetSpec.parse("class:3,7"))
+        'class:3,7'
+    """
+
+    kind: str
+    fraction: float | None = None
+    count: int | None = None
+    stratified: bool = False
+    classes: tuple[int | str, ...] = ()
+    path: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "ForgetSpec":
+        if not isinstance(text, str):
+            raise _bad(str(text), "a forget spec is a string")
+        kind, sep, rest = text.strip().partition(":")
+        if not sep or not rest:
+            raise _bad(text, "expected '<kind>:<argument>'")
+        if kind == "random":
+            return cls._parse_random(text, rest)
+        if kind in ("class", "subclass"):
+            tokens = [t.strip() for t in rest.split(",")]
+            if any(not t for t in tokens):
+                raise _bad(text, "empty class name")
+            classes = tuple(int(t) if _is_int(t) else t for t in tokens)
+            if len(set(classes)) != len(classes):
+                raise _bad(text, "a class is listed twice")
+            if any(isinstance(c, int) and c < 0 for c in classes):
+                raise _bad(text, "class indices must be >= 0")
+            return cls(kind=kind, classes=classes)
+        if kind == "indices":
+            return cls(kind="indices", path=rest)
+        raise _bad(text, f"unknown kind {kind!r}")
+
+    @classmethod
+    def _parse_random(cls, text: str, rest: str) -> "ForgetSpec":
+        amount, sep, option = rest.partition(":")
+        if sep and option != "stratified":
+            raise _bad(text, f"unknown option {option!r} (the only option is 'stratified')")
+        stratified = option == "stratified"
+        if _is_int(amount):
+            count = int(amount)
+            if count < 1:
+                raise _bad(text, "the count must be at least 1")
+            return cls(kind="random", count=count, stratified=stratified)
+        try:
+            fraction = float(amount)
+        except ValueError:
+            raise _bad(text, f"{amount!r} is neither a fraction nor a count") from None
+        if not 0.0 < fraction < 1.0:
+            raise _bad(text, f"the fraction must lie strictly between 0 and 1, got {fraction}")
+        return cls(kind="random", fraction=fraction, stratified=stratified)
+
+    def __str__(self) -> str:
+        if self.kind == "random":
+            amount = str(self.count) if self.count is not None else repr(self.fraction)
+            return f"random:{amount}" + (":stratified" if self.stratified else "")
+        if self.kind in ("class", "subclass"):
+            return f"{self.kind}:" + ",".join(str(c) for c in self.classes)
+        return f"indices:{self.path}"
+
+
+def _is_int(text: str) -> bool:
+    return text.isdigit() or (text.startswith("-") and text[1:].isdigit())

@@ -1,0 +1,261 @@
+"""The experiment pipeline: dataset -> split -> original and golden models (cached) -> method ->
+evaluation -> run store. The CLI's ``train``, ``unlearn``, ``eval`` and ``demo`` are thin shells
+over these functions."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch.nn as nn
+
+import unlearnkit
+from unlearnkit.data import Split, load_dataset, make_split
+from unlearnkit.data.dataset import Dataset, Subset
+from unlearnkit.errors import ConfigError
+from unlearnkit.methods.base import UnlearnResult
+from unlearnkit.methods.front_door import make_method, method_name, unlearn
+from unlearnkit.metrics import HEADLINE, METRICS, Report, Scores, evaluate, score_model
+from unlearnkit.models import build_model
+from unlearnkit.runs.store import RunStore
+from unlearnkit.training import TRAINING_CODE_VERSION, ModelStore, Recipe, default_home, get_recipe, resolve_device, train
+from unlearnkit.training.store import canonical_json
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything that fixes the original and golden models of an experiment.
+
+    Attributes:
+        dataset: dataset name. model: architecture name. forget: forget spec string.
+        seed: seeds the split, initialisation, training, the method and the attacks.
+        recipe: preset name (None: the dataset's own). recipe_overrides: ``{"epochs": 5}``...
+        model_kwargs: architecture arguments. data_dir: for file-based datasets.
+        device: ``auto``, ``cpu`` or ``cuda``.
+    """
+
+    dataset: str = "digits"
+    model: str = "mlp"
+    forget: str = "random:0.1"
+    seed: int = 0
+    recipe: str | None = None
+    recipe_overrides: dict[str, Any] = field(default_factory=dict)
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    data_dir: str | None = None
+    device: str = "cpu"
+
+    def resolved_recipe(self) -> Recipe:
+        return get_recipe(self.recipe or _default_recipe(self.dataset), dict(self.recipe_overrides))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["recipe"] = self.recipe or _default_recipe(self.dataset)
+        out["resolved_recipe"] = self.resolved_recipe().to_dict()
+        return out
+
+
+def _default_recipe(dataset: str) -> str:
+    from unlearnkit.training import default_recipe_name
+
+    return default_recipe_name(dataset)
+
+
+class Workspace:
+    """The model store and run store under one home directory (``$UNLEARNKIT_HOME``).
+
+    Golden and original scores are kept in memory for the life of the workspace, so a demo that
+    compares several methods evaluates each reference model once.
+    """
+
+    def __init__(self, home: str | Path | None = None):
+        self.home = Path(home) if home is not None else default_home()
+        self.models = ModelStore(self.home / "models")
+        self._runs: RunStore | None = None
+        self._scores: dict[tuple, Scores] = {}
+
+    @property
+    def runs(self) -> RunStore:
+        if self._runs is None:
+            self._runs = RunStore(self.home / "runs.sqlite")
+        return self._runs
+
+
+@dataclass
+class TrainedModel:
+    model: nn.Module
+    key: str
+    train_time_s: float
+    cached: bool
+
+
+@dataclass
+class Context:
+    """A loaded experiment: dataset, split and recipe."""
+
+    config: ExperimentConfig
+    dataset: Dataset
+    split: Split
+    recipe: Recipe
+
+
+def load_context(cfg: ExperimentConfig) -> Context:
+    """Load the dataset, resolve the split and the recipe; every name is checked here."""
+    recipe = cfg.resolved_recipe()
+    resolve_device(cfg.device)
+    ds = load_dataset(cfg.dataset, data_dir=cfg.data_dir)
+    split = make_split(ds, cfg.forget, seed=cfg.seed)
+    build_model(cfg.model, input_shape=ds.input_shape, num_classes=split.num_classes, **cfg.model_kwargs)
+    return Context(cfg, ds, split, recipe)
+
+
+def _model_spec(ctx: Context, kind: str) -> dict[str, Any]:
+    cfg = ctx.config
+    return {
+        "kind": kind,
+        "dataset": cfg.dataset,
+        "dataset_fingerprint": ctx.dataset.fingerprint(),
+        "label_set": ctx.split.label_set,
+        "data": ctx.split.fingerprint if kind == "golden" else "full",
+        "model": cfg.model,
+        "model_kwargs": cfg.model_kwargs,
+        "recipe": ctx.recipe.to_dict(),
+        "seed": cfg.seed,
+        "training_code": TRAINING_CODE_VERSION,
+    }
+
+
+def _build(ctx: Context) -> nn.Module:
+    cfg = ctx.config
+    return build_model(cfg.model, input_shape=ctx.dataset.input_shape, num_classes=ctx.split.num_classes,
+                        seed=cfg.seed, **cfg.model_kwargs)
+
+
+def _trained(ws: Workspace, ctx: Context, kind: str, data: Subset) -> TrainedModel:
+    spec = _model_spec(ctx, kind)
+    from unlearnkit.training.store import content_key
+
+    key = content_key(spec)
+    if ws.models.has(key):
+        record = ws.models.meta(key)
+        model = ws.models.load_into(key, _build(ctx))
+        return TrainedModel(model, key, float(record["meta"].get("train_time_s", float("nan"))), cached=True)
+    model = _build(ctx)
+    start = time.perf_counter()
+    train(model, data, ctx.recipe, seed=ctx.config.seed, device=ctx.config.device, description=f"{kind} model")
+    elapsed = time.perf_counter() - start
+    ws.models.put(spec, model, {"train_time_s": elapsed, "n_train": len(data), "version": unlearnkit.__version__})
+    return TrainedModel(model.to("cpu").eval(), key, elapsed, cached=False)
+
+
+def original_model(ws: Workspace, ctx: Context) -> TrainedModel:
+    """The model trained on the whole training set (labels of the split's label set), cached."""
+    return _trained(ws, ctx, "original", ctx.split.subset("train"))
+
+
+def golden_model(ws: Workspace, ctx: Context) -> TrainedModel:
+    """The model retrained from scratch on D_r with the same recipe and seed, cached."""
+    return _trained(ws, ctx, "golden", ctx.split.subset("retain"))
+
+
+def reference_scores(ws: Workspace, ctx: Context, which: TrainedModel, metrics: Sequence[str]) -> Scores:
+    key = (which.key, ctx.split.fingerprint, tuple(metrics), ctx.config.seed)
+    if key not in ws._scores:
+        ws._scores[key] = score_model(which.model, ctx.split, metrics=list(metrics), seed=ctx.config.seed,
+                                      device=ctx.config.device)
+    return ws._scores[key]
+
+
+def check_metrics(metrics: Sequence[str] | None) -> list[str]:
+    names = list(metrics) if metrics else list(HEADLINE)
+    for name in names:
+        METRICS.get(name)
+    return names
+
+
+def report_for(ws: Workspace, ctx: Context, model: nn.Module, runtime_s: float | None,
+               metrics: Sequence[str] | None = None) -> Report:
+    """Evaluate ``model`` against the (cached) golden and original models of ``ctx``."""
+    names = check_metrics(metrics)
+    golden = golden_model(ws, ctx)
+    original = original_model(ws, ctx)
+    needs_golden_module = any(m in names for m in ("js_to_golden", "weight_distance"))
+    return evaluate(
+        model, ctx.split,
+        reference=golden.model if needs_golden_module else reference_scores(ws, ctx, golden, names),
+        original=reference_scores(ws, ctx, original, names),
+        metrics=names, seed=ctx.config.seed, runtime_s=runtime_s, reference_runtime_s=golden.train_time_s,
+        device=ctx.config.device,
+    )
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    report: Report
+    result: UnlearnResult
+    config: dict[str, Any]
+
+
+def run_unlearning(ws: Workspace, cfg: ExperimentConfig, method: str, params: dict[str, Any] | None = None, *,
+                   metrics: Sequence[str] | None = None, retain_fraction: float | None = None) -> RunOutcome:
+    """Train or fetch the original and golden models, run ``method``, evaluate and record the run.
+
+    Everything the user chose is validated before anything is trained or written.
+    """
+    est = make_method(method, params)
+    names = check_metrics(metrics)
+    ctx = load_context(cfg)
+    original = original_model(ws, ctx)
+    golden_model(ws, ctx)
+    config = {**cfg.to_dict(), "method": method_name(est), "params": est.get_params(),
+              "retain_fraction": retain_fraction, "metrics": names, "split": ctx.split.describe()}
+    config_hash = hashlib.sha256(canonical_json(config).encode()).hexdigest()
+    run_id = ws.runs.start(dataset=cfg.dataset, model=cfg.model, forget=str(ctx.split.spec),
+                           split_fingerprint=ctx.split.fingerprint, seed=cfg.seed, method=method_name(est),
+                           params=est.get_params(), config=config, config_hash=config_hash,
+                           version=unlearnkit.__version__)
+    try:
+        result = unlearn(original.model, ctx.split, est, seed=cfg.seed, device=cfg.device,
+                         retain_fraction=retain_fraction)
+        report = report_for(ws, ctx, result.model, result.runtime_s, names)
+        key = ws.models.put({"kind": "unlearned", "run": run_id}, result.model,
+                            {"method": result.method, "params": result.params, "log": result.log})
+        ws.runs.finish(run_id, metrics=report.to_dict(), runtime_s=result.runtime_s, unlearned_key=key)
+    except BaseException as exc:
+        ws.runs.fail(run_id, f"{type(exc).__name__}: {exc}")
+        raise
+    return RunOutcome(run_id, report, result, config)
+
+
+def config_from_run(row: dict[str, Any]) -> ExperimentConfig:
+    c = row["config"]
+    return ExperimentConfig(dataset=c["dataset"], model=c["model"], forget=c["forget"], seed=c["seed"],
+                            recipe=c["recipe"], recipe_overrides=c["recipe_overrides"],
+                            model_kwargs=c["model_kwargs"], data_dir=c["data_dir"], device=c["device"])
+
+
+def evaluate_run(ws: Workspace, run_id: str, *, metrics: Sequence[str] | None = None,
+                 expect: ExperimentConfig | None = None) -> tuple[Report, dict[str, Any]]:
+    """Re-evaluate a recorded run's unlearned model (e.g. with more metrics)."""
+    names = check_metrics(metrics)
+    row = ws.runs.get(run_id)
+    if row["status"] != "done":
+        raise ConfigError(f"Run {run_id} has status {row['status']!r}; only finished runs can be evaluated.")
+    cfg = config_from_run(row)
+    if expect is not None:
+        for fld in ("dataset", "model", "forget"):
+            if getattr(expect, fld) is not None and getattr(expect, fld) != getattr(cfg, fld):
+                raise ConfigError(f"Run {run_id} was made with --{fld} {getattr(cfg, fld)!r}, not {getattr(expect, fld)!r}.")
+    ctx = load_context(cfg)
+    model = ws.models.load_into(row["unlearned_key"], _build(ctx))
+    return report_for(ws, ctx, model, row["runtime_s"], names), row
+
+
+def evaluate_original(ws: Workspace, cfg: ExperimentConfig, *, metrics: Sequence[str] | None = None) -> Report:
+    """The original model's report against the golden model (what 'doing nothing' scores)."""
+    names = check_metrics(metrics)
+    ctx = load_context(cfg)
+    return report_for(ws, ctx, original_model(ws, ctx).model, None, names)

@@ -1,0 +1,144 @@
+"""``ModelStore``: a content-addressed cache of trained models (safetensors + JSON metadata).
+
+An entry's key is the SHA-256 of the canonical JSON of what determines its weights (dataset,
+split fingerprint or "full", label set, architecture and its arguments, recipe, seed, training
+code version). Both files are written to temporary names and renamed into place, weights first
+and metadata last, so an entry either exists whole or not at all. Weights are never unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn as nn
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from unlearnkit.errors import StoreError
+
+
+def default_home() -> Path:
+    """``$UNLEARNKIT_HOME``, else ``~/.cache/unlearnkit``: where the model and run stores live."""
+    env = os.environ.get("UNLEARNKIT_HOME")
+    return Path(env) if env else Path.home() / ".cache" / "unlearnkit"
+
+
+def canonical_json(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def content_key(spec: dict[str, Any]) -> str:
+    """The store key of an entry: SHA-256 of the canonical JSON of ``spec``."""
+    return hashlib.sha256(canonical_json(spec).encode()).hexdigest()
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class ModelStore:
+    """A directory of trained models keyed by content.
+
+    Example:
+        >>> import tempfile, torch
+        >>> store = ModelStore(tempfile.mkdtemp())
+        >>> key = store.put({"what": "demo"}, torch.nn.Linear(2, 2), {"note": "x"})
+        >>> store.has(key)
+        True
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else default_home() / "models"
+
+    def _paths(self, key: str) -> tuple[Path, Path]:
+        folder = self.root / key[:2]
+        return folder / f"{key}.safetensors", folder / f"{key}.json"
+
+    def has(self, key: str) -> bool:
+        return self._paths(key)[1].is_file()
+
+    def put(self, spec: dict[str, Any], model: nn.Module, meta: dict[str, Any] | None = None) -> str:
+        """Store ``model``'s weights under the key of ``spec``; returns the key."""
+        key = content_key(spec)
+        weights_path, meta_path = self._paths(key)
+        state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+        fd, tmp = tempfile.mkstemp(dir=_mkdir(weights_path.parent), prefix=".w.", suffix=".tmp")
+        os.close(fd)
+        try:
+            save_file(state, tmp)
+            digest = _sha256_file(Path(tmp))
+            os.replace(tmp, weights_path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        record = {"key": key, "spec": spec, "meta": meta or {}, "weights_sha256": digest}
+        atomic_write_bytes(meta_path, json.dumps(record, indent=2, sort_keys=True, default=str).encode())
+        return key
+
+    def meta(self, key: str) -> dict[str, Any]:
+        """The JSON record of an entry (spec, meta, weights checksum)."""
+        _, meta_path = self._paths(key)
+        if not meta_path.is_file():
+            raise StoreError(f"No model {key!r} in the model store at {self.root}.")
+        try:
+            return json.loads(meta_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise StoreError(f"Model-store metadata {meta_path} is corrupt ({exc}); delete the entry to retrain.") from None
+
+    def load_state(self, key: str) -> dict[str, torch.Tensor]:
+        """The verified state dict of an entry."""
+        record = self.meta(key)
+        weights_path, _ = self._paths(key)
+        return load_weights(weights_path, expected_sha256=record.get("weights_sha256"))
+
+    def load_into(self, key: str, model: nn.Module) -> nn.Module:
+        """Load an entry's weights into ``model`` (same architecture) and return it in eval mode."""
+        state = self.load_state(key)
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as exc:
+            raise StoreError(f"Model-store entry {key} does not fit this architecture: {str(exc).splitlines()[0]}") from None
+        return model.eval()
+
+
+def load_weights(path: str | os.PathLike, expected_sha256: str | None = None) -> dict[str, torch.Tensor]:
+    """Read a safetensors file (never pickle); a missing, truncated or altered file is a ``StoreError``."""
+    path = Path(path)
+    if not path.is_file():
+        raise StoreError(f"Weights file {path} is missing.")
+    if expected_sha256 is not None and _sha256_file(path) != expected_sha256:
+        raise StoreError(f"Weights file {path} is corrupt (checksum mismatch); delete it to retrain.")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise StoreError(f"Weights file {path} is not a valid safetensors file ({exc}).") from None
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
