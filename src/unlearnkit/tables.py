@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 from typing import Sequence
 
 from rich.console import Console
@@ -40,7 +41,7 @@ def headline_table(reports: Sequence[tuple[str, Report]], title: str) -> Table:
     metrics = present_metrics([r for _, r in reports])
     units = {m: METRICS.get(m).card.unit for m in metrics}
     table = Table(title=title, title_justify="left")
-    table.add_column("model", style="bold")
+    table.add_column("model", style="bold", no_wrap=True)
     for m in metrics:
         table.add_column(m + (f" ({units[m]})" if units[m] else ""), justify="right")
     first = reports[0][1]
@@ -57,7 +58,7 @@ def headline_table(reports: Sequence[tuple[str, Report]], title: str) -> Table:
 
 def cards_table(metrics: Sequence[str]) -> Table:
     table = Table(title="Metric cards", title_justify="left", show_lines=False)
-    table.add_column("metric", style="bold")
+    table.add_column("metric", style="bold", no_wrap=True)
     table.add_column("definition")
     table.add_column("better")
     for m in metrics:
@@ -75,7 +76,9 @@ def absent_notes(reports: Sequence[tuple[str, Report]]) -> list[str]:
 
 
 def print_reports(reports: Sequence[tuple[str, Report]], title: str, console: Console | None = None) -> None:
-    console = console or Console()
+    if console is None:
+        # piped output is not cut to 80 columns
+        console = Console() if sys.stdout.isatty() else Console(width=160)
     console.print(headline_table(reports, title))
     for note in absent_notes(reports):
         console.print(f"[dim]{note}[/dim]")

@@ -273,7 +273,12 @@ def _tar_with(path: Path, name: str, *, link: str | None = None) -> Path:
 
 @pytest.mark.parametrize(
     "name, link",
-    [("../evil.txt", None), ("good/../../evil.txt", None), ("/tmp/unlearnkit-evil.txt", None), ("good/ln", "/etc/passwd")],
+    [
+        ("../evil.txt", None),
+        ("good/../../evil.txt", None),
+        ("/tmp/unlearnkit-evil.txt", None),
+        ("good/ln", "/etc/passwd"),
+    ],
 )
 def test_extract_tar_rejects_unsafe_members(tmp_path, name, link):
     archive = _tar_with(tmp_path / "bad.tar.gz", name, link=link)

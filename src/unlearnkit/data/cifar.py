@@ -153,7 +153,9 @@ def _images(d: dict, path: Path) -> np.ndarray:
     data = _get(d, "data", path)
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
         shape = getattr(data, "shape", None)
-        raise DataError(f"{path}: 'data' must be a uint8 array of shape (N, 3072); found {type(data).__name__} {shape}.")
+        raise DataError(
+            f"{path}: 'data' must be a uint8 array of shape (N, 3072); found {type(data).__name__} {shape}."
+        )
     return data.reshape(-1, 3, 32, 32)
 
 

@@ -119,7 +119,7 @@ def read_table(path: str | Path, label_column: str = "label") -> tuple[list[str]
     return [header[i] for i in feature_idx], np.asarray(rows, dtype=np.float64), labels
 
 
-def _label_key(labels: list[str]) -> list[int] | None:
+def _as_ints(labels: list[str]) -> list[int] | None:
     """The labels as ints when every one is an integer (so classes sort numerically), else None."""
     try:
         ints = [int(v) for v in labels]
@@ -159,7 +159,9 @@ def load_csv(
     if target.is_dir():
         train_file, test_file = target / "train.csv", target / "test.csv"
         if not train_file.is_file():
-            raise DataError(f"Dataset 'csv': train.csv not found in {target}. Expected train.csv and optionally test.csv.")
+            raise DataError(
+                f"Dataset 'csv': train.csv not found in {target}. Expected train.csv and optionally test.csv."
+            )
         if not test_file.is_file():
             test_file = None
     elif target.is_file():
@@ -179,22 +181,18 @@ def load_csv(
     else:
         tx, test_raw = None, []
 
-    ints = _label_key(raw_labels)
-    test_ints = _label_key(test_raw) if ints is not None else None
-    if ints is not None and test_ints is not None:
-        classes_int = sorted(set(ints))
-        index = {v: i for i, v in enumerate(classes_int)}
-        classes = [str(v) for v in classes_int]
-        keys, test_keys = ints, test_ints
-    else:
-        classes = sorted(set(raw_labels))
-        index = {v: i for i, v in enumerate(classes)}
-        keys, test_keys = raw_labels, test_raw
+    # Integer labels (in both files) are compared and sorted as numbers, so "10" follows "2".
+    ints = _as_ints(raw_labels + test_raw)
+    keys: list = ints[: len(raw_labels)] if ints is not None else raw_labels
+    test_keys: list = ints[len(raw_labels) :] if ints is not None else test_raw
+    ordered = sorted(set(keys))
+    index = {k: i for i, k in enumerate(ordered)}
+    classes = [str(k) for k in ordered]
     y = np.array([index[k] for k in keys], dtype=np.int64)
     if tx is not None:
-        unknown = [(n, k) for n, k in enumerate(test_keys) if k not in index]
+        unknown = [n for n, k in enumerate(test_keys) if k not in index]
         if unknown:
-            n, k = unknown[0]
+            n = unknown[0]
             raise DataError(
                 f"{test_file}: label {test_raw[n]!r} (data row {n + 1}) does not occur in {train_file}; "
                 f"known classes: {', '.join(classes)}."

@@ -85,22 +85,6 @@ def parse_checksum(checksum: str) -> tuple[str, str]:
     return algo, digest
 
 
-def file_digest(path: Path, algorithm: str) -> str:
-    """Hex digest of a file's bytes (``algorithm`` is ``"md5"`` or ``"sha256"``).
-
-    Example:
-        >>> import tempfile, pathlib
-        >>> p = pathlib.Path(tempfile.mkdtemp()) / "x"; _ = p.write_bytes(b"abc")
-        >>> file_digest(p, "md5")
-        '900150983cd24fb0d6963f7d28e17f72'
-    """
-    h = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def download_file(
     url: str,
     dest: str | os.PathLike,
@@ -167,6 +151,7 @@ def download_file(
                 f"Checksum mismatch for {url}: expected {expected[0]} {expected[1]}, got {h.hexdigest()}. "
                 "The file was discarded; the mirror may be corrupt or serve a different version."
             )
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a dataset file should be readable like any other
         os.replace(tmp, dest)
     finally:
         if tmp.exists():

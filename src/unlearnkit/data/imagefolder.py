@@ -107,8 +107,8 @@ def read_images(paths: Sequence[Path], size: int | None = None, grayscale: bool 
         arr = read_image(paths[i], size, grayscale)
         if arr.shape != first.shape:
             raise DataError(
-                f"Image {paths[i]} is {arr.shape[2]}x{arr.shape[1]}, but {paths[0]} is {first.shape[2]}x{first.shape[1]}; "
-                "all images of this dataset must have the same size."
+                f"Image {paths[i]} is {arr.shape[2]}x{arr.shape[1]}, but {paths[0]} is "
+                f"{first.shape[2]}x{first.shape[1]}; all images of this dataset must have the same size."
             )
         out[i] = arr
 
@@ -118,7 +118,9 @@ def read_images(paths: Sequence[Path], size: int | None = None, grayscale: bool 
     return out
 
 
-def channel_stats(x: torch.Tensor, scale: float = 255.0, chunk: int = 1024) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def channel_stats(
+    x: torch.Tensor, scale: float = 255.0, chunk: int = 1024
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and std of ``x / scale`` over (N, H, W), in float64 and in chunks.
 
     A channel with zero spread gets std 1.0 so normalising never divides by zero.
@@ -224,9 +226,13 @@ def load_imagefolder(
             f"imagefolder options image_size (int) and test_fraction (float) got {image_size!r}, {test_fraction!r}."
         ) from None
     if size < 1 or size != float(image_size):
-        raise ConfigError(f"The 'image_size' option of imagefolder must be an int in [1, inf). Got {image_size!r} instead.")
+        raise ConfigError(
+            f"The 'image_size' option of imagefolder must be an int in [1, inf). Got {image_size!r} instead."
+        )
     if not 0.0 < fraction < 1.0:
-        raise ConfigError(f"The 'test_fraction' option of imagefolder must be a float in (0, 1). Got {test_fraction!r} instead.")
+        raise ConfigError(
+            f"The 'test_fraction' option of imagefolder must be a float in (0, 1). Got {test_fraction!r} instead."
+        )
     grey = _as_bool(grayscale, "grayscale")
     root = Path(data_dir)
 
