@@ -181,10 +181,8 @@ class EvalContext:
             return
         sub_name = self._subset_name(name)
         if sub_name in ("test_forget", "test_retain") and getattr(self.split, sub_name) is None:
-            self._missing[name] = (
-                f"{SET_SYMBOLS[name] if name != 'test_star' else 'D_t,r'} exists only in class and sub-class scenarios; "
-                f"this split is {self.split.kind!r}"
-            )
+            symbol = "D_t,f" if sub_name == "test_forget" else "D_t,r"
+            self._missing[name] = f"{symbol} exists only in class and sub-class scenarios; this split is {self.split.kind!r}"
             return
         subset = self.split.subset(sub_name)
         if len(subset) == 0:
