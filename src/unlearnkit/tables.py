@@ -43,7 +43,7 @@ def headline_table(reports: Sequence[tuple[str, Report]], title: str) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("model", style="bold", no_wrap=True)
     for m in metrics:
-        table.add_column(m + (f" ({units[m]})" if units[m] else ""), justify="right")
+        table.add_column(m + (f" ({units[m]})" if units[m] else ""), justify="right", overflow="fold")
     first = reports[0][1]
     for row in ROW_ORDER:
         if first.rows.get(row):

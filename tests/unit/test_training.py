@@ -203,8 +203,8 @@ def test_random_flip_flips_about_half():
     x = torch.rand(1000, 1, 3, 4, generator=torch.Generator().manual_seed(0))
     out = random_flip(x, torch.Generator().manual_seed(0))
     assert out.shape == x.shape
-    same = torch.stack([torch.equal(out[i], x[i]) for i in range(len(x))])
-    flipped = torch.stack([torch.equal(out[i], x[i].flip(-1)) for i in range(len(x))])
+    same = torch.tensor([torch.equal(out[i], x[i]) for i in range(len(x))])
+    flipped = torch.tensor([torch.equal(out[i], x[i].flip(-1)) for i in range(len(x))])
     assert (same ^ flipped).all()  # every image is either kept or mirrored left-right
     assert 400 <= int(flipped.sum()) <= 600
 

@@ -164,10 +164,13 @@ def golden_model(ws: Workspace, ctx: Context) -> TrainedModel:
     return _trained(ws, ctx, "golden", ctx.split.subset("retain"))
 
 
-def reference_scores(ws: Workspace, ctx: Context, which: TrainedModel, metrics: Sequence[str]) -> Scores:
+def reference_scores(ws: Workspace, ctx: Context, which: TrainedModel, metrics: Sequence[str],
+                     golden: TrainedModel | None = None) -> Scores:
+    """Scores of the golden or original model, computed once per workspace."""
     key = (which.key, ctx.split.fingerprint, tuple(metrics), ctx.config.seed)
     if key not in ws._scores:
         ws._scores[key] = score_model(which.model, ctx.split, metrics=list(metrics), seed=ctx.config.seed,
+                                      golden_model=golden.model if golden is not None else None,
                                       device=ctx.config.device)
     return ws._scores[key]
 
@@ -189,7 +192,7 @@ def report_for(ws: Workspace, ctx: Context, model: nn.Module, runtime_s: float |
     return evaluate(
         model, ctx.split,
         reference=golden.model if needs_golden_module else reference_scores(ws, ctx, golden, names),
-        original=reference_scores(ws, ctx, original, names),
+        original=reference_scores(ws, ctx, original, names, golden),
         metrics=names, seed=ctx.config.seed, runtime_s=runtime_s, reference_runtime_s=golden.train_time_s,
         device=ctx.config.device,
     )
