@@ -55,7 +55,7 @@ class Interval(Constraint):
             return False
         if self.type is float and not isinstance(value, (int, float)):
             return False
-        if isinstance(value, float) and math.isnan(value):
+        if isinstance(value, float) and not math.isfinite(value):
             return False
         if self.low is not None:
             if value < self.low or (value == self.low and self.closed in ("right", "neither")):

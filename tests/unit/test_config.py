@@ -104,11 +104,6 @@ def test_interval_unbounded_accepts_any_finite_number():
     assert not c.accepts(math.nan)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="config.py:60-65 Interval.accepts never rejects +/-inf: an open infinite bound is described "
-    "as '(0, inf)' but inf itself passes, so Recipe(lr=float('inf')) validates",
-)
 def test_interval_open_infinite_bound_rejects_infinity():
     c = Interval(float, 0, None, closed="neither")
     assert c.description == "a float in (0, inf)"

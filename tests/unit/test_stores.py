@@ -166,11 +166,6 @@ def test_corrupt_metadata_is_a_store_error(store, content):
         store.meta(key)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="training/store.py:109 load_state calls record.get(...) on whatever JSON the metadata holds; "
-    "valid JSON that is not an object ('[]', 'null', '3') raises AttributeError instead of StoreError",
-)
 @pytest.mark.parametrize("content", ["[]", "null"])
 def test_metadata_that_is_not_an_object_is_a_store_error(store, content):
     key = store.put(SPEC, _net(0))
@@ -248,11 +243,6 @@ def test_unknown_id_is_a_store_error(runs):
         runs.get("nope")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="runs/store.py:92-101 finish()/fail() run an UPDATE ... WHERE id=? and never check the row count, "
-    "so finishing an unknown (or deleted) run silently drops its metrics instead of raising StoreError",
-)
 def test_finish_of_an_unknown_id_is_a_store_error(runs):
     with pytest.raises(StoreError):
         runs.finish("nope", metrics={"ua": 1.0}, runtime_s=0.1, unlearned_key=None)

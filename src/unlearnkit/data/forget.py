@@ -106,4 +106,5 @@ class ForgetSpec:
 
 
 def _is_int(text: str) -> bool:
-    return text.isdigit() or (text.startswith("-") and text[1:].isdigit())
+    digits = text[1:] if text.startswith("-") else text
+    return digits.isascii() and digits.isdigit()

@@ -198,14 +198,18 @@ def _read_indices(path: str, n_train: int) -> np.ndarray:
     if p.suffix == ".npy":
         try:
             arr = np.load(p, allow_pickle=False)
-        except ValueError as exc:
-            raise ConfigError(f"Indices file {path!r} is not a plain .npy array: {exc}") from None
+        except (ValueError, EOFError, OSError) as exc:
+            raise ConfigError(f"Indices file {path!r} is not a plain .npy array ({exc or 'empty file'}).") from None
         if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
             raise ConfigError(f"Indices file {path!r} must hold a 1-D integer array; got {arr.dtype} of shape {arr.shape}.")
         values = arr.astype(np.int64)
     else:
         values_list = []
-        for lineno, line in enumerate(p.read_text().splitlines(), start=1):
+        try:
+            text_lines = p.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError:
+            raise ConfigError(f"Indices file {path!r} is not a text file (one integer per line) nor a .npy file.") from None
+        for lineno, line in enumerate(text_lines, start=1):
             text = line.strip()
             if not text:
                 continue

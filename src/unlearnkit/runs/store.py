@@ -91,14 +91,17 @@ class RunStore:
 
     def finish(self, run_id: str, *, metrics: dict, runtime_s: float, unlearned_key: str | None) -> None:
         with self._connect() as conn:
-            conn.execute(
+            cur = conn.execute(
                 "UPDATE runs SET status='done', finished_at=?, metrics=?, runtime_s=?, unlearned_key=? WHERE id=?",
                 (time.time(), _dumps(metrics), runtime_s, unlearned_key, run_id),
             )
+            _one_row(cur, run_id, self.path)
 
     def fail(self, run_id: str, error: str) -> None:
         with self._connect() as conn:
-            conn.execute("UPDATE runs SET status='failed', finished_at=?, error=? WHERE id=?", (time.time(), error, run_id))
+            cur = conn.execute("UPDATE runs SET status='failed', finished_at=?, error=? WHERE id=?",
+                               (time.time(), error, run_id))
+            _one_row(cur, run_id, self.path)
 
     def delete(self, run_id: str) -> None:
         with self._connect() as conn:
@@ -156,6 +159,11 @@ class _Tx:
             self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
             self.conn.close()
+
+
+def _one_row(cur: sqlite3.Cursor, run_id: str, path: Path) -> None:
+    if cur.rowcount != 1:
+        raise StoreError(f"No run {run_id!r} in the run store {path}; its result was not recorded.")
 
 
 def _dumps(obj: Any) -> str:

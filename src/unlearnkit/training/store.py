@@ -98,9 +98,12 @@ class ModelStore:
         if not meta_path.is_file():
             raise StoreError(f"No model {key!r} in the model store at {self.root}.")
         try:
-            return json.loads(meta_path.read_text())
+            record = json.loads(meta_path.read_text())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise StoreError(f"Model-store metadata {meta_path} is corrupt ({exc}); delete the entry to retrain.") from None
+        if not isinstance(record, dict) or not isinstance(record.get("weights_sha256"), str):
+            raise StoreError(f"Model-store metadata {meta_path} is corrupt (no weights checksum); delete the entry to retrain.")
+        return record
 
     def load_state(self, key: str) -> dict[str, torch.Tensor]:
         """The verified state dict of an entry."""
