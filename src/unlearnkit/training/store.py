@@ -47,6 +47,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -83,6 +84,7 @@ class ModelStore:
         os.close(fd)
         try:
             save_file(state, tmp)
+            os.chmod(tmp, 0o644)
             digest = _sha256_file(Path(tmp))
             os.replace(tmp, weights_path)
         except BaseException:
