@@ -28,7 +28,7 @@ from unlearnkit.metrics import (
 from unlearnkit.metrics import accuracy as acc
 from unlearnkit.metrics import divergence as div
 from unlearnkit.metrics import mia
-from unlearnkit.metrics.evaluate import random_init_copy
+from unlearnkit.metrics.context import random_init_copy
 
 LN2 = math.log(2.0)
 LN3 = math.log(3.0)

@@ -7,7 +7,8 @@ Example:
 """
 
 from unlearnkit.metrics.cards import HEADLINE, METRICS, MetricAbsent, MetricCard, MetricEntry, register_metric
-from unlearnkit.metrics.evaluate import EvalContext, compute_logits, evaluate, score_model
+from unlearnkit.metrics.context import EvalContext, compute_logits
+from unlearnkit.metrics.evaluate import evaluate, score_model
 from unlearnkit.metrics.report import Report, Scores
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 Every metric of METRICS.md ("Headline" and "Secondary" sections) is registered here as a
 ``MetricEntry``: its ``MetricCard`` plus the function that computes it. Model-level metrics are
-computed from an evaluation context of one model (``unlearnkit.metrics.evaluate.EvalContext``);
+computed from an evaluation context of one model (``unlearnkit.metrics.context.EvalContext``);
 report-level metrics (``speedup``, ``avg_gap``) are derived from a model's row and the golden row.
 
 Adding a metric is one ``@register_metric(MetricCard(...))`` on a function of the context.

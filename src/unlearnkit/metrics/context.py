@@ -1,0 +1,260 @@
+"""``EvalContext``: the logits and labels of one model on the sets of one split, computed once.
+
+It also holds what some metrics need beyond them: the golden model's logits, a seeded randomly
+initialised copy (``zrf``) and the SVC attack's member choice. Every metric of one model reads
+the same cached logits, so the model runs at most once per set.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from unlearnkit.errors import ConfigError
+from unlearnkit.metrics import mia
+from unlearnkit.metrics.cards import MetricAbsent
+from unlearnkit.seeding import derive_seed
+from unlearnkit.training.loop import resolve_device
+
+#: Context set name -> split subset name (``test_star`` is resolved through ``split.test_star_name``).
+SET_NAMES = ("forget", "retain", "test_star", "test_forget")
+SET_SYMBOLS = {"forget": "D_f", "retain": "D_r", "test_star": "D_t*", "test_forget": "D_t,f"}
+
+
+# ------------------------------------------------------------------------------------- logits
+def _model_device(model: nn.Module) -> torch.device | None:
+    for t in model.parameters():
+        return t.device
+    for t in model.buffers():
+        return t.device
+    return None
+
+
+def compute_logits(model: nn.Module, subset, *, device: str | torch.device = "cpu", batch_size: int = 1024) -> torch.Tensor:
+    """The model's logits on every sample of ``subset``, in order, as a CPU tensor of shape (n, C).
+
+    The model runs in eval mode under ``torch.no_grad()``; afterwards every module's train/eval
+    flag is restored, and so is the model's device if it had to be moved to ``device``.
+
+    Args:
+        model: a classifier returning logits of shape (batch, classes).
+        subset: a ``Subset`` (anything with ``len()`` and ``batch(positions) -> (x, y)``).
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:<n>"`` or ``"auto"``.
+        batch_size: samples per forward pass.
+
+    Example:
+        >>> import torch
+        >>> from unlearnkit.data import Subset, load_dataset
+        >>> ds = load_dataset("digits")
+        >>> model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10))
+        >>> compute_logits(model, Subset(ds, "test", torch.arange(5))).shape
+        torch.Size([5, 10])
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ConfigError(f"The 'batch_size' parameter of compute_logits must be an int in [1, inf). Got {batch_size!r} instead.")
+    if not isinstance(model, nn.Module):
+        raise ConfigError(f"compute_logits needs an nn.Module; got {type(model).__name__}.")
+    dev = resolve_device(device)
+    modes = [(m, m.training) for m in model.modules()]
+    home = _model_device(model)
+    moved = home is not None and home != dev
+    n = len(subset)
+    outs: list[torch.Tensor] = []
+    try:
+        if moved:
+            model.to(dev)
+        model.eval()
+        with torch.no_grad():
+            for start in range(0, n, batch_size):
+                x, _ = subset.batch(slice(start, min(start + batch_size, n)))
+                out = model(x.to(dev))
+                if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != len(x):
+                    shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                    raise ConfigError(f"the model must return logits of shape (batch, classes); got {shape}.")
+                outs.append(out.detach().to("cpu"))
+    finally:
+        if moved:
+            model.to(home)
+        for m, was_training in modes:
+            m.training = was_training
+    if not outs:
+        return torch.empty((0, int(getattr(subset, "num_classes", 0))), dtype=torch.float32)
+    return torch.cat(outs)
+
+
+def random_init_copy(model: nn.Module, seed: int) -> nn.Module:
+    """A deep copy of ``model`` with ``reset_parameters()`` called on every module that has one.
+
+    Runs on the CPU under ``torch.random.fork_rng(devices=[])`` with the CPU generator seeded by
+    ``derive_seed(seed, "zrf")``, so the result depends on the architecture and the seed only and
+    the caller's random state is untouched. Parameters owned by modules without
+    ``reset_parameters()`` keep the values of ``model``; a model can define its own
+    ``reset_parameters()`` on the root module to cover them.
+    """
+    rand = copy.deepcopy(model).to("cpu")
+    with torch.random.fork_rng(devices=[]):
+        torch.default_generator.manual_seed(derive_seed(seed, "zrf"))
+        for module in rand.modules():
+            reset = getattr(module, "reset_parameters", None)
+            if callable(reset):
+                reset()
+    return rand
+
+
+# ------------------------------------------------------------------------------------ context
+class EvalContext:
+    """Lazily computed, cached logits and labels of one model on the sets of one split.
+
+    Metric functions registered in ``METRICS`` read from it; see ``unlearnkit.metrics.cards``.
+
+    Args:
+        model: the model evaluated.
+        split: a ``Split``.
+        seed: seed of the attacks and of the random model.
+        device, batch_size: how to run the model.
+        golden: the golden model (an ``nn.Module`` or its own ``EvalContext``), or ``None``.
+        runtime_s: the model's runtime, reported as ``runtime_s``.
+        mia_members: ``"random"`` or ``"first"``, the SVC attack's member choice.
+        no_golden_reason: the absent-reason used when a metric needs the golden model and there is none.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        split,
+        *,
+        seed: int = 0,
+        device: str | torch.device = "cpu",
+        batch_size: int = 1024,
+        golden: "nn.Module | EvalContext | None" = None,
+        runtime_s: float | None = None,
+        mia_members: str = "random",
+        no_golden_reason: str = "needs the golden model itself (golden_model= / reference= an nn.Module)",
+    ):
+        if not isinstance(model, nn.Module):
+            raise ConfigError(f"the model must be an nn.Module; got {type(model).__name__}.")
+        if mia_members not in mia.MEMBER_CHOICES:
+            raise ConfigError(f"mia_members must be one of {', '.join(map(repr, mia.MEMBER_CHOICES))}; got {mia_members!r}.")
+        self.model = model
+        self.split = split
+        self.seed = _check_seed(seed)
+        self.device = resolve_device(device)
+        self.batch_size = batch_size
+        self.runtime_s = _check_runtime(runtime_s, "runtime_s")
+        self.mia_members = mia_members
+        self.no_golden_reason = no_golden_reason
+        if golden is not None and not isinstance(golden, (nn.Module, EvalContext)):
+            raise ConfigError(f"golden must be an nn.Module or None; got {type(golden).__name__}.")
+        self._golden = golden
+        self._logits: dict[str, torch.Tensor] = {}
+        self._labels: dict[str, torch.Tensor] = {}
+        self._missing: dict[str, str] = {}
+        self._cache: dict[str, Any] = {}
+        self._random_ctx: EvalContext | None = None
+
+    # -- sets
+    def _subset_name(self, name: str) -> str:
+        if name not in SET_NAMES:
+            raise ValueError(f"unknown set {name!r}; valid: {SET_NAMES}")
+        return self.split.test_star_name if name == "test_star" else name
+
+    def _load(self, name: str) -> None:
+        if name in self._logits or name in self._missing:
+            return
+        sub_name = self._subset_name(name)
+        if sub_name in ("test_forget", "test_retain") and getattr(self.split, sub_name) is None:
+            symbol = "D_t,f" if sub_name == "test_forget" else "D_t,r"
+            self._missing[name] = f"{symbol} exists only in class and sub-class scenarios; this split is {self.split.kind!r}"
+            return
+        subset = self.split.subset(sub_name)
+        if len(subset) == 0:
+            self._missing[name] = f"{SET_SYMBOLS[name]} is empty"
+            return
+        logits = compute_logits(self.model, subset, device=self.device, batch_size=self.batch_size)
+        if not bool(torch.isfinite(logits).all()):
+            self._missing[name] = f"the model's logits on {SET_SYMBOLS[name]} contain NaN or inf"
+            return
+        self._logits[name] = logits
+        self._labels[name] = torch.as_tensor(subset.labels, dtype=torch.int64).cpu()
+
+    def logits(self, name: str) -> torch.Tensor:
+        """Logits on ``name`` (``forget``, ``retain``, ``test_star``, ``test_forget``); ``MetricAbsent`` if unavailable."""
+        self._load(name)
+        if name in self._missing:
+            raise MetricAbsent(self._missing[name])
+        return self._logits[name]
+
+    def labels(self, name: str) -> torch.Tensor:
+        """Labels of ``name`` in the split's label set; ``MetricAbsent`` if unavailable."""
+        self.logits(name)
+        return self._labels[name]
+
+    # -- shared pieces
+    def cached(self, key: str, fn: Callable[["EvalContext"], Any]) -> Any:
+        """``fn(self)``, computed once per context (an absent result is cached too)."""
+        if key not in self._cache:
+            try:
+                self._cache[key] = ("ok", fn(self))
+            except MetricAbsent as e:
+                self._cache[key] = ("absent", e.reason)
+        status, value = self._cache[key]
+        if status == "absent":
+            raise MetricAbsent(value)
+        return value
+
+    def mia_member_positions(self) -> torch.Tensor:
+        """Positions in D_r of the SVC attack's members (shared by all ``mia_efficacy*`` variants)."""
+
+        def choose(ctx: EvalContext) -> torch.Tensor:
+            n_test = len(ctx.logits("test_star"))
+            n_retain = len(ctx.logits("retain"))
+            return torch.as_tensor(mia.select_members(n_retain, n_test, seed=ctx.seed, members=ctx.mia_members))
+
+        return self.cached("mia_members", choose)
+
+    def golden_context(self) -> "EvalContext":
+        """The golden model's context (created on first use); ``MetricAbsent`` when there is none."""
+        if self._golden is None:
+            raise MetricAbsent(self.no_golden_reason)
+        if isinstance(self._golden, nn.Module):
+            if self._golden is self.model:
+                self._golden = self
+            else:
+                self._golden = EvalContext(
+                    self._golden, self.split, seed=self.seed, device=self.device, batch_size=self.batch_size,
+                    mia_members=self.mia_members,
+                )
+        return self._golden
+
+    def golden_logits(self, name: str) -> torch.Tensor:
+        return self.golden_context().logits(name)
+
+    def golden_module(self) -> nn.Module:
+        return self.golden_context().model
+
+    def random_logits(self, name: str) -> torch.Tensor:
+        """Logits of the seeded randomly initialised copy of the model (``zrf``)."""
+        if self._random_ctx is None:
+            rand = random_init_copy(self.model, self.seed)
+            self._random_ctx = EvalContext(
+                rand, self.split, seed=self.seed, device=self.device, batch_size=self.batch_size, mia_members=self.mia_members
+            )
+        return self._random_ctx.logits(name)
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(f"seed must be an int; got {seed!r}.")
+    return seed
+
+
+def _check_runtime(value: Any, what: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{what} must be None or a finite number of seconds >= 0; got {value!r}.")
+    return float(value)
