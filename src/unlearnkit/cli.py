@@ -74,6 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", help="comma-separated metric names; default the headline metrics")
     p.add_argument("--json", action="store_true")
 
+    p = sub.add_parser("bench", help="run a TOML grid of runs, resumable; results go to the run store")
+    _common(p, experiment=False)
+    p.add_argument("grid", help="grid file, e.g. benchmarks/grids/default.toml")
+    p.add_argument("--executor", default="local", help="local (default) or ray")
+    p.add_argument("--address", help="Ray cluster address host:port (default: start Ray locally)")
+    p.add_argument("--workers", type=int, help="CPUs of a local Ray instance (default: all)")
+    p.add_argument("--threads", type=int, help="torch threads per task (ray default 1)")
+
     p = sub.add_parser("list", help="list registered methods, metrics, datasets, models or recipes")
     p.add_argument("what", choices=LISTABLE)
 
@@ -101,7 +109,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     from unlearnkit.progress import set_progress
 
     set_progress(not getattr(args, "quiet", True))
-    handler = {"demo": _demo, "train": _train, "unlearn": _unlearn, "eval": _eval, "list": _list, "runs": _runs}
+    handler = {"bench": _bench, "demo": _demo, "train": _train, "unlearn": _unlearn, "eval": _eval, "list": _list, "runs": _runs}
     return handler[args.command](args)
 
 
@@ -236,6 +244,24 @@ def _eval(args) -> int:
         return 0
     print_reports([(label, report)], title)
     return 0
+
+
+def _bench(args) -> int:
+    from unlearnkit.bench.executors import make_executor
+    from unlearnkit.bench.grid import load_grid
+    from unlearnkit.bench.runner import run_grid
+
+    grid = load_grid(args.grid)
+    ws = _workspace(args)
+    plans = grid.plans()  # every problem of the grid is reported before an executor starts
+    executor = make_executor(args.executor, address=args.address, workers=args.workers, threads=args.threads)
+    try:
+        summary = run_grid(grid, ws, executor, plans=plans, log=lambda line: print(line, flush=True))
+    finally:
+        executor.close()
+    print(f"{len(summary.done)} run(s) done, {summary.skipped} skipped (already done), {len(summary.failed)} failed, "
+          f"{summary.trained} model(s) trained, {summary.wall_s:.1f} s; run store: {ws.runs.path}")
+    return 1 if summary.failed else 0
 
 
 def _list(args) -> int:

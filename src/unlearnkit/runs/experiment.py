@@ -115,7 +115,7 @@ def load_context(cfg: ExperimentConfig) -> Context:
     return Context(cfg, ds, split, recipe)
 
 
-def _model_spec(ctx: Context, kind: str) -> dict[str, Any]:
+def model_spec(ctx: Context, kind: str) -> dict[str, Any]:
     cfg = ctx.config
     return {
         "kind": kind,
@@ -138,7 +138,7 @@ def _build(ctx: Context) -> nn.Module:
 
 
 def _trained(ws: Workspace, ctx: Context, kind: str, data: Subset) -> TrainedModel:
-    spec = _model_spec(ctx, kind)
+    spec = model_spec(ctx, kind)
     from unlearnkit.training.store import content_key
 
     key = content_key(spec)
@@ -206,35 +206,59 @@ class RunOutcome:
     config: dict[str, Any]
 
 
-def run_unlearning(ws: Workspace, cfg: ExperimentConfig, method: str, params: dict[str, Any] | None = None, *,
-                   metrics: Sequence[str] | None = None, retain_fraction: float | None = None) -> RunOutcome:
-    """Train or fetch the original and golden models, run ``method``, evaluate and record the run.
+@dataclass
+class RunPlan:
+    """A validated run, not yet executed: its method object, metrics, context and config hash."""
 
-    Everything the user chose is validated before anything is trained or written.
+    estimator: Any
+    metrics: list[str]
+    context: Context
+    retain_fraction: float | None
+    config: dict[str, Any]
+    config_hash: str
+
+
+def plan_run(cfg: ExperimentConfig, method: str, params: dict[str, Any] | None = None, *,
+             metrics: Sequence[str] | None = None, retain_fraction: float | None = None) -> RunPlan:
+    """Check every choice of a run (method, parameters, metrics, dataset, split, model) without training.
+
+    The config hash identifies the run: a benchmark skips a run whose hash is already done.
     """
     est = make_method(method, params)
     names = check_metrics(metrics)
     ctx = load_context(cfg)
-    original = original_model(ws, ctx)
-    golden_model(ws, ctx)
     config = {**cfg.to_dict(), "method": method_name(est), "params": est.get_params(),
               "retain_fraction": retain_fraction, "metrics": names, "split": ctx.split.describe()}
     config_hash = hashlib.sha256(canonical_json(config).encode()).hexdigest()
+    return RunPlan(est, names, ctx, retain_fraction, config, config_hash)
+
+
+def execute_plan(ws: Workspace, plan: RunPlan) -> RunOutcome:
+    """Train or fetch the original and golden models, run the method, evaluate and record the run."""
+    ctx, cfg, est = plan.context, plan.context.config, plan.estimator
+    original = original_model(ws, ctx)
+    golden_model(ws, ctx)
     run_id = ws.runs.start(dataset=cfg.dataset, model=cfg.model, forget=str(ctx.split.spec),
                            split_fingerprint=ctx.split.fingerprint, seed=cfg.seed, method=method_name(est),
-                           params=est.get_params(), config=config, config_hash=config_hash,
+                           params=est.get_params(), config=plan.config, config_hash=plan.config_hash,
                            version=unlearnkit.__version__)
     try:
         result = unlearn(original.model, ctx.split, est, seed=cfg.seed, device=cfg.device,
-                         retain_fraction=retain_fraction)
-        report = report_for(ws, ctx, result.model, result.runtime_s, names)
+                         retain_fraction=plan.retain_fraction)
+        report = report_for(ws, ctx, result.model, result.runtime_s, plan.metrics)
         key = ws.models.put({"kind": "unlearned", "run": run_id}, result.model,
                             {"method": result.method, "params": result.params, "log": result.log})
         ws.runs.finish(run_id, metrics=report.to_dict(), runtime_s=result.runtime_s, unlearned_key=key)
     except BaseException as exc:
         ws.runs.fail(run_id, f"{type(exc).__name__}: {exc}")
         raise
-    return RunOutcome(run_id, report, result, config)
+    return RunOutcome(run_id, report, result, plan.config)
+
+
+def run_unlearning(ws: Workspace, cfg: ExperimentConfig, method: str, params: dict[str, Any] | None = None, *,
+                   metrics: Sequence[str] | None = None, retain_fraction: float | None = None) -> RunOutcome:
+    """Plan (validate everything, train nothing) and then execute one run; see ``execute_plan``."""
+    return execute_plan(ws, plan_run(cfg, method, params, metrics=metrics, retain_fraction=retain_fraction))
 
 
 def config_from_run(row: dict[str, Any]) -> ExperimentConfig:

@@ -103,6 +103,24 @@ class RunStore:
                                (time.time(), error, run_id))
             _one_row(cur, run_id, self.path)
 
+    def mark_interrupted(self, config_hashes: list[str]) -> int:
+        """Turn ``running`` rows of these configs (left by a killed process) into ``failed``."""
+        if not config_hashes:
+            return 0
+        marks = ",".join("?" * len(config_hashes))
+        with self._connect() as conn:
+            cur = conn.execute(
+                f"UPDATE runs SET status='failed', finished_at=?, error='interrupted' "
+                f"WHERE status='running' AND config_hash IN ({marks})",
+                (time.time(), *config_hashes),
+            )
+            return cur.rowcount
+
+    def done_hashes(self) -> set[str]:
+        """The config hashes of every finished run."""
+        with self._connect() as conn:
+            return {r[0] for r in conn.execute("SELECT config_hash FROM runs WHERE status='done'").fetchall()}
+
     def delete(self, run_id: str) -> None:
         with self._connect() as conn:
             conn.execute("DELETE FROM runs WHERE id=?", (run_id,))

@@ -1,0 +1,404 @@
+"""Aggregate finished runs of the run store into scenarios and method variants, with t-intervals.
+
+Pure functions over the dict rows of ``RunStore.list(status="done")`` (``row["metrics"]`` is a
+``Report.to_dict()``); nothing here trains, loads a model or touches the disk.
+
+- A **scenario** is (dataset, model and its arguments, forget spec, recipe, retain_fraction): the
+  runs of a scenario share their golden and original models up to the seed.
+- A **variant** is (method, parameters) inside a scenario. Its label is the method name, or
+  ``neggrad_plus[beta=0.1]`` when runs of that method were made with different parameters
+  (only the parameters that differ are shown).
+- Each metric of a variant is summarised over seeds as mean ± the half-width of a 95% Student-t
+  interval (n − 1 degrees of freedom): mean ± t₀.₉₇₅,ₙ₋₁ · s / √n, s the sample standard
+  deviation. With one seed there is no interval.
+- A seed that was run more than once for the same variant counts once: its most recent run.
+- The golden and original rows come from the runs' reports, one value per seed (the golden model
+  of a seed is the same whichever method was run), then mean ± interval over seeds.
+- Variants are ranked by mean ``avg_gap`` (lower first; variants without one come last).
+
+Example:
+    >>> rows = [{"id": "a", "dataset": "digits", "model": "mlp", "forget": "class:3", "seed": s,
+    ...          "method": "finetune", "params": {"lr": 0.01}, "config": {"recipe": "digits"},
+    ...          "created_at": float(s),
+    ...          "metrics": {"metrics": ["ua"], "rows": {"unlearned": {"ua": u}, "golden": {"ua": 100.0}, "original": {}},
+    ...                      "gaps": {"ua": 100.0 - u}}}
+    ...         for s, u in ((0, 1.0), (1, 3.0))]
+    >>> (sc,) = aggregate_runs(rows)
+    >>> v = sc.variants[0]
+    >>> v.label, v.stats["ua"].mean, v.n_seeds, round(v.stats["ua"].ci, 3)
+    ('finetune', 2.0, 2, 12.706)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+#: Confidence level of every interval.
+CONFIDENCE = 0.95
+
+
+# =============================================================================== statistics
+def t_quantile(p: float, df: int) -> float:
+    """The ``p`` quantile of Student's t distribution with ``df`` degrees of freedom.
+
+    Example:
+        >>> round(t_quantile(0.975, 1), 4), round(t_quantile(0.975, 2), 4)
+        (12.7062, 4.3027)
+    """
+    if df < 1:
+        raise ValueError(f"t_quantile needs df >= 1; got {df}")
+    from scipy.special import stdtrit  # scipy comes with scikit-learn
+
+    return float(stdtrit(df, p))
+
+
+@dataclass(frozen=True)
+class Stat:
+    """A metric summarised over seeds.
+
+    Attributes:
+        mean: the mean of ``values``.
+        ci: half-width of the 95% Student-t interval, ``None`` when ``n == 1``.
+        n: number of values (seeds).
+        values: the per-seed values, in seed order.
+    """
+
+    mean: float
+    ci: float | None
+    n: int
+    values: tuple[float, ...] = ()
+
+    @property
+    def low(self) -> float:
+        return self.mean - (self.ci or 0.0)
+
+    @property
+    def high(self) -> float:
+        return self.mean + (self.ci or 0.0)
+
+
+def summarize(values: Iterable[float], confidence: float = CONFIDENCE) -> Stat | None:
+    """Mean and Student-t interval half-width of ``values``; ``None`` when there is no finite value.
+
+    Non-finite values (``nan``, ``inf``) are left out.
+
+    Example:
+        >>> s = summarize([1.0, 2.0, 3.0])
+        >>> s.mean, round(s.ci, 4), s.n
+        (2.0, 2.4841, 3)
+        >>> summarize([5.0]).ci is None
+        True
+    """
+    vals = tuple(float(v) for v in values if v is not None and math.isfinite(float(v)))
+    n = len(vals)
+    if n == 0:
+        return None
+    mean = math.fsum(vals) / n
+    if n == 1:
+        return Stat(mean, None, 1, vals)
+    var = math.fsum((v - mean) ** 2 for v in vals) / (n - 1)
+    ci = t_quantile(0.5 + confidence / 2, n - 1) * math.sqrt(var) / math.sqrt(n)
+    return Stat(mean, ci, n, vals)
+
+
+# ================================================================================ structures
+@dataclass
+class Variant:
+    """One method with one set of parameters inside a scenario.
+
+    Attributes:
+        method: method name. params: its parameters (as recorded). label: display label.
+        seeds: the seeds aggregated, sorted. run_ids: the run used for each seed, same order.
+        stats: metric -> ``Stat`` of the unlearned model's value over seeds.
+        gaps: metric -> ``Stat`` of |unlearned − golden| over seeds.
+        rank: 1-based rank by mean ``avg_gap`` inside the scenario.
+    """
+
+    method: str
+    params: dict[str, Any]
+    label: str
+    seeds: list[int] = field(default_factory=list)
+    run_ids: list[str] = field(default_factory=list)
+    stats: dict[str, Stat] = field(default_factory=dict)
+    gaps: dict[str, Stat] = field(default_factory=dict)
+    rank: int = 0
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.seeds)
+
+    @property
+    def avg_gap(self) -> float | None:
+        s = self.stats.get("avg_gap")
+        return s.mean if s is not None else None
+
+
+@dataclass
+class ReferenceRow:
+    """The golden or original model of a scenario, one value per seed, summarised over seeds."""
+
+    name: str
+    seeds: list[int] = field(default_factory=list)
+    stats: dict[str, Stat] = field(default_factory=dict)
+
+    @property
+    def n_seeds(self) -> int:
+        return len(self.seeds)
+
+
+@dataclass
+class Scenario:
+    """The runs that share dataset, model, forget spec, recipe and retain fraction.
+
+    Attributes:
+        key: the grouping key (a tuple of strings). dataset, model, forget, recipe,
+        retain_fraction: its parts for display. variants: ranked, best first.
+        golden, original: the reference rows. metrics: every metric with a value, in report order.
+        absent: metric -> {row: reason} for the rows (``unlearned``, ``golden``, ``original``) where
+            some run's report says the metric could not be computed.
+        cards: metric -> card dict as recorded in the reports (name, definition, direction, unit).
+        n_runs: number of runs aggregated (after keeping one run per variant and seed).
+    """
+
+    key: tuple
+    dataset: str
+    model: str
+    forget: str
+    recipe: str
+    retain_fraction: float | None
+    variants: list[Variant]
+    golden: ReferenceRow
+    original: ReferenceRow
+    metrics: list[str]
+    absent: dict[str, dict[str, str]] = field(default_factory=dict)
+    cards: dict[str, dict[str, Any]] = field(default_factory=dict)
+    n_runs: int = 0
+
+    @property
+    def title(self) -> str:
+        parts = [self.dataset, self.model, f"forget {self.forget}", f"recipe {self.recipe}"]
+        if self.retain_fraction is not None:
+            parts.append(f"retain fraction {self.retain_fraction:g}")
+        return " / ".join(parts)
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted({s for v in self.variants for s in v.seeds})
+
+
+# ================================================================================== grouping
+def _canon(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, default=str, separators=(",", ":"))
+
+
+def _kv_text(d: Mapping[str, Any]) -> str:
+    return ",".join(f"{k}={format_param(v)}" for k, v in sorted(d.items()))
+
+
+def recipe_label(config: Mapping[str, Any]) -> str:
+    """``digits`` or ``digits(epochs=5)``: the recipe preset and its overrides."""
+    name = str(config.get("recipe") or "default")
+    overrides = config.get("recipe_overrides") or {}
+    return f"{name}({_kv_text(overrides)})" if overrides else name
+
+
+def model_label(row: Mapping[str, Any]) -> str:
+    """``mlp`` or ``resnet18(width=32)``: the architecture and its arguments."""
+    kwargs = (row.get("config") or {}).get("model_kwargs") or {}
+    return f"{row['model']}({_kv_text(kwargs)})" if kwargs else str(row["model"])
+
+
+def scenario_key(row: Mapping[str, Any]) -> tuple:
+    """(dataset, model label, forget spec, recipe identity, retain fraction) of a run row.
+
+    The recipe identity is the resolved recipe when recorded (so two spellings of the same recipe
+    group together), else the preset name and overrides.
+    """
+    config = row.get("config") or {}
+    recipe = config.get("resolved_recipe")
+    recipe_id = _canon(recipe) if recipe is not None else recipe_label(config)
+    rf = config.get("retain_fraction")
+    return (str(row["dataset"]), model_label(row), str(row["forget"]), recipe_id,
+            "" if rf is None else repr(float(rf)))
+
+
+def variant_key(row: Mapping[str, Any]) -> tuple[str, str]:
+    """(method, canonical JSON of its parameters)."""
+    return str(row["method"]), _canon(row.get("params") or {})
+
+
+def format_param(value: Any) -> str:
+    """A parameter value as written in a label: ``0.1``, ``3``, ``true``, ``"sgd"`` -> ``sgd``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (int, str)):
+        return str(value)
+    return _canon(value)
+
+
+def variant_labels(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], str]:
+    """Display label of every (method, params) variant among ``rows``.
+
+    A method run with one parameter set is labelled by its name; a method run with several is
+    labelled ``method[k=v,...]`` with the parameters whose values differ between its variants.
+
+    Example:
+        >>> rows = [{"method": "finetune", "params": {"lr": 0.01}},
+        ...         {"method": "neggrad_plus", "params": {"beta": 0.05, "lr": 0.01}},
+        ...         {"method": "neggrad_plus", "params": {"beta": 0.1, "lr": 0.01}}]
+        >>> sorted(variant_labels(rows).values())
+        ['finetune', 'neggrad_plus[beta=0.05]', 'neggrad_plus[beta=0.1]']
+    """
+    by_method: dict[str, dict[str, dict[str, Any]]] = {}
+    for r in rows:
+        method, canon = variant_key(r)
+        by_method.setdefault(method, {})[canon] = dict(r.get("params") or {})
+    labels: dict[tuple[str, str], str] = {}
+    for method, variants in by_method.items():
+        if len(variants) == 1:
+            (canon,) = variants
+            labels[(method, canon)] = method
+            continue
+        keys = sorted({k for p in variants.values() for k in p})
+        differing = [k for k in keys if len({_canon(p.get(k, "<unset>")) for p in variants.values()}) > 1]
+        for canon, params in variants.items():
+            shown = ",".join(f"{k}={format_param(params[k]) if k in params else 'unset'}" for k in differing)
+            labels[(method, canon)] = f"{method}[{shown}]"
+    # two parameter sets whose differing values print alike (never in practice): keep labels unique
+    seen: dict[str, int] = {}
+    for key in sorted(labels):
+        label = labels[key]
+        seen[label] = seen.get(label, 0) + 1
+        if seen[label] > 1:
+            labels[key] = f"{label}#{seen[label]}"
+    return labels
+
+
+def _report(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    return row.get("metrics") or {}
+
+
+def _row_values(row: Mapping[str, Any], which: str) -> Mapping[str, float]:
+    return (_report(row).get("rows") or {}).get(which) or {}
+
+
+def _latest_per_seed(rows: Sequence[Mapping[str, Any]]) -> dict[int, Mapping[str, Any]]:
+    out: dict[int, Mapping[str, Any]] = {}
+    stamp = lambda r: (r.get("finished_at") or r.get("created_at") or 0.0, str(r.get("id", "")))  # noqa: E731
+    for r in sorted(rows, key=stamp):
+        out[int(r["seed"])] = r
+    return dict(sorted(out.items()))
+
+
+def _metric_order(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    names: list[str] = []
+    for r in rows:
+        rep = _report(r)
+        candidates = list(rep.get("metrics") or []) + [m for vals in (rep.get("rows") or {}).values() for m in vals]
+        for m in candidates:
+            if m not in names and any(m in vals for vals in (rep.get("rows") or {}).values()):
+                names.append(m)
+    return names
+
+
+def _reference_row(name: str, per_seed_rows: Mapping[int, list[Mapping[str, Any]]], metrics: Sequence[str]) -> ReferenceRow:
+    values: dict[str, list[float]] = {m: [] for m in metrics}
+    seeds = []
+    for seed, rows in sorted(per_seed_rows.items()):
+        merged: dict[str, float] = {}
+        for r in rows:  # newest first: the same model whichever run recorded it
+            for m, v in _row_values(r, name).items():
+                merged.setdefault(m, v)
+        if not merged:
+            continue
+        seeds.append(seed)
+        for m in metrics:
+            if m in merged:
+                values[m].append(merged[m])
+    stats = {m: s for m in metrics if (s := summarize(values[m])) is not None}
+    return ReferenceRow(name, seeds, stats)
+
+
+def rank_variants(variants: Iterable[Variant]) -> list[Variant]:
+    """Variants sorted by mean ``avg_gap`` (lower first, missing last, ties by label); sets ``rank``."""
+    ordered = sorted(variants, key=lambda v: (v.avg_gap is None, v.avg_gap if v.avg_gap is not None else 0.0, v.label))
+    for i, v in enumerate(ordered, 1):
+        v.rank = i
+    return ordered
+
+
+def aggregate_runs(rows: Iterable[Mapping[str, Any]]) -> list[Scenario]:
+    """Group done runs into scenarios and ranked variants with mean ± 95% t-interval per metric.
+
+    ``rows`` are ``RunStore.list(status="done")`` rows (rows of another status or without a
+    report are skipped). Scenarios come sorted by their key.
+    """
+    rows = [r for r in rows if r.get("status", "done") == "done" and _report(r).get("rows")]
+    labels = variant_labels(rows)
+    groups: dict[tuple, list[Mapping[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(scenario_key(r), []).append(r)
+
+    scenarios = []
+    for key in sorted(groups):
+        srows = groups[key]
+        by_variant: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
+        for r in srows:
+            by_variant.setdefault(variant_key(r), []).append(r)
+        kept: list[Mapping[str, Any]] = []
+        variants = []
+        for vkey, vrows in by_variant.items():
+            per_seed = _latest_per_seed(vrows)
+            kept.extend(per_seed.values())
+            variants.append((vkey, per_seed))
+        metrics = _metric_order(kept)
+
+        out_variants = []
+        for (method, canon), per_seed in variants:
+            v = Variant(method=method, params=dict(per_seed[next(iter(per_seed))].get("params") or {}),
+                        label=labels[(method, canon)], seeds=list(per_seed),
+                        run_ids=[str(r.get("id", "")) for r in per_seed.values()])
+            for m in metrics:
+                s = summarize(_row_values(r, "unlearned")[m] for r in per_seed.values() if m in _row_values(r, "unlearned"))
+                if s is not None:
+                    v.stats[m] = s
+                g = summarize((_report(r).get("gaps") or {})[m] for r in per_seed.values()
+                              if m in (_report(r).get("gaps") or {}))
+                if g is not None:
+                    v.gaps[m] = g
+            out_variants.append(v)
+
+        newest_first = sorted(kept, key=lambda r: (r.get("finished_at") or r.get("created_at") or 0.0), reverse=True)
+        by_seed: dict[int, list[Mapping[str, Any]]] = {}
+        for r in newest_first:
+            by_seed.setdefault(int(r["seed"]), []).append(r)
+
+        absent: dict[str, dict[str, str]] = {}
+        cards: dict[str, dict[str, Any]] = {}
+        for r in newest_first:
+            rep = _report(r)
+            for m, why in (rep.get("absent") or {}).items():
+                absent.setdefault(m, {}).setdefault("unlearned", str(why))
+            for which, reasons in (rep.get("row_absent") or {}).items():
+                for m, why in (reasons or {}).items():
+                    absent.setdefault(m, {}).setdefault(which, str(why))
+            for m, card in (rep.get("cards") or {}).items():
+                cards.setdefault(m, dict(card))
+
+        first = srows[0]
+        config = first.get("config") or {}
+        rf = config.get("retain_fraction")
+        scenarios.append(Scenario(
+            key=key, dataset=str(first["dataset"]), model=model_label(first), forget=str(first["forget"]),
+            recipe=recipe_label(config), retain_fraction=None if rf is None else float(rf),
+            variants=rank_variants(out_variants),
+            golden=_reference_row("golden", by_seed, metrics),
+            original=_reference_row("original", by_seed, metrics),
+            metrics=metrics, absent=absent, cards=cards, n_runs=len(kept),
+        ))
+    return scenarios

@@ -1,0 +1,210 @@
+"""Benchmark grids: a TOML file of datasets × models × forget specs × methods × seeds.
+
+```toml
+datasets = ["fashion-mnist"]
+models = ["cnn"]
+forget = ["class:3", "subclass:Shirt", "random:0.1"]
+seeds = [0, 1, 2]
+metrics = ["ua", "ra", "ta", "ta_forget", "mia_efficacy", "runtime_s", "speedup", "avg_gap"]  # optional
+retain_fraction = 0.3          # optional: run every method under this budget of D_r
+data_dir = "/path"             # optional
+device = "cpu"                 # optional
+
+[recipe]                       # optional: preset name and field overrides
+name = "fashion-mnist"
+epochs = 6
+
+[model_args]                   # optional: architecture arguments
+channels = 32
+
+[methods.finetune]             # a method with its defaults
+[methods.neggrad_plus]
+beta = [0.05, 0.1]             # a list is a small parameter grid: one run per value
+```
+
+``load_grid`` checks everything before anything runs and reports every problem at once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from unlearnkit.config import init_params
+from unlearnkit.errors import ConfigError, UnlearnkitError
+from unlearnkit.runs.experiment import ExperimentConfig, RunPlan, plan_run
+from unlearnkit.training.recipe import Recipe
+
+TOP_KEYS = ("datasets", "models", "forget", "seeds", "metrics", "retain_fraction", "data_dir", "device", "recipe",
+            "model_args", "methods")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a grid: an experiment config plus a method and its parameters."""
+
+    config: ExperimentConfig
+    method: str
+    params: dict[str, Any]
+    metrics: tuple[str, ...] | None
+    retain_fraction: float | None
+
+    def plan(self) -> RunPlan:
+        return plan_run(self.config, self.method, self.params, metrics=self.metrics,
+                        retain_fraction=self.retain_fraction)
+
+    def label(self) -> str:
+        params = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
+        c = self.config
+        return f"{c.dataset}/{c.model}/{c.forget}/seed{c.seed}/{self.method}" + (f"[{params}]" if params else "")
+
+
+@dataclass
+class Grid:
+    """A parsed grid; ``runs()`` expands it, ``plans()`` validates and plans every run."""
+
+    datasets: list[str]
+    models: list[str]
+    forget: list[str]
+    seeds: list[int]
+    methods: dict[str, dict[str, Any]]
+    metrics: list[str] | None = None
+    retain_fraction: float | None = None
+    data_dir: str | None = None
+    device: str = "cpu"
+    recipe: str | None = None
+    recipe_overrides: dict[str, Any] = field(default_factory=dict)
+    model_args: dict[str, Any] = field(default_factory=dict)
+    source: str = "<grid>"
+
+    def runs(self) -> list[RunSpec]:
+        out = []
+        for dataset, model, forget, seed in itertools.product(self.datasets, self.models, self.forget, self.seeds):
+            cfg = ExperimentConfig(dataset=dataset, model=model, forget=forget, seed=seed, recipe=self.recipe,
+                                   recipe_overrides=dict(self.recipe_overrides), model_kwargs=dict(self.model_args),
+                                   data_dir=self.data_dir, device=self.device)
+            for method, grid in self.methods.items():
+                for params in expand_params(grid):
+                    out.append(RunSpec(cfg, method, params, tuple(self.metrics) if self.metrics else None,
+                                       self.retain_fraction))
+        return out
+
+    def plans(self) -> list[tuple[RunSpec, RunPlan]]:
+        """Plan every run; raise one ``ConfigError`` naming every distinct problem."""
+        problems: list[str] = []
+        out = []
+        for spec in self.runs():
+            try:
+                out.append((spec, spec.plan()))
+            except UnlearnkitError as exc:
+                if str(exc) not in problems:
+                    problems.append(str(exc))
+        if problems:
+            raise ConfigError(_problems(self.source, problems))
+        return out
+
+
+def expand_params(grid: dict[str, Any]) -> list[dict[str, Any]]:
+    """``{"lr": [0.1, 0.01], "epochs": 3}`` -> two parameter dicts (lists are grids, scalars fixed)."""
+    keys = sorted(grid)
+    values = [grid[k] if isinstance(grid[k], list) else [grid[k]] for k in keys]
+    return [dict(zip(keys, combo)) for combo in itertools.product(*values)]
+
+
+def _problems(source: str, problems: list[str]) -> str:
+    return f"Grid {source} has {len(problems)} problem(s): " + " | ".join(problems)
+
+
+def load_grid(path: str | Path) -> Grid:
+    """Read and structurally check a TOML grid; every problem found is reported together."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"Grid file {str(path)!r} does not exist.")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Grid {path} is not valid TOML: {exc}.") from None
+    return grid_from_dict(raw, source=str(path))
+
+
+def grid_from_dict(raw: dict[str, Any], *, source: str = "<grid>") -> Grid:
+    from unlearnkit.data import DATASETS
+    from unlearnkit.methods import METHODS
+    from unlearnkit.metrics import METRICS
+    from unlearnkit.models import MODELS
+
+    problems: list[str] = []
+    for key in raw:
+        if key not in TOP_KEYS:
+            problems.append(f"unknown key {key!r} (valid keys: {', '.join(TOP_KEYS)})")
+
+    def names(key: str, registry, required: bool = True) -> list[str]:
+        value = raw.get(key)
+        if value is None:
+            if required:
+                problems.append(f"missing {key!r}: a list of names")
+            return []
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            problems.append(f"{key!r} must be a non-empty list of strings")
+            return []
+        if registry is not None:
+            for v in value:
+                if v not in registry:
+                    problems.append(f"unknown {registry.kind} {v!r} (valid: {', '.join(registry.names())})")
+        return value
+
+    datasets = names("datasets", DATASETS)
+    models = names("models", MODELS)
+    forget = names("forget", None)
+    metrics = names("metrics", METRICS, required=False) or None
+    seeds = raw.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        problems.append("'seeds' must be a non-empty list of integers")
+        seeds = [0]
+
+    recipe_table = raw.get("recipe", {})
+    recipe_name, overrides = None, {}
+    if not isinstance(recipe_table, dict):
+        problems.append("[recipe] must be a table")
+    else:
+        recipe_name = recipe_table.get("name")
+        overrides = {k: v for k, v in recipe_table.items() if k != "name"}
+        for k in overrides:
+            if k not in init_params(Recipe):
+                problems.append(f"unknown recipe field {k!r} (valid: {', '.join(init_params(Recipe))})")
+
+    model_args = raw.get("model_args", {})
+    if not isinstance(model_args, dict):
+        problems.append("[model_args] must be a table")
+        model_args = {}
+
+    methods_table = raw.get("methods")
+    methods: dict[str, dict[str, Any]] = {}
+    if not isinstance(methods_table, dict) or not methods_table:
+        problems.append("missing [methods.<name>] tables: at least one method")
+    else:
+        for name, params in methods_table.items():
+            if name not in METHODS:
+                problems.append(f"unknown method {name!r} (valid: {', '.join(METHODS.names())})")
+                continue
+            if not isinstance(params, dict):
+                problems.append(f"[methods.{name}] must be a table of parameters")
+                continue
+            valid = init_params(METHODS.get(name))
+            for key in params:
+                if key not in valid:
+                    problems.append(f"unknown parameter {key!r} for method {name!r} (valid: {', '.join(valid)})")
+            methods[name] = params
+
+    retain_fraction = raw.get("retain_fraction")
+    if retain_fraction is not None and (isinstance(retain_fraction, bool) or not isinstance(retain_fraction, (int, float))):
+        problems.append("'retain_fraction' must be a number in (0, 1]")
+    if problems:
+        raise ConfigError(_problems(source, problems))
+    return Grid(datasets=datasets, models=models, forget=forget, seeds=seeds, methods=methods, metrics=metrics,
+                retain_fraction=retain_fraction, data_dir=raw.get("data_dir"), device=raw.get("device", "cpu"),
+                recipe=recipe_name, recipe_overrides=overrides, model_args=model_args, source=source)
+

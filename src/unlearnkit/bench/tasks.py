@@ -1,0 +1,31 @@
+"""Benchmark tasks: top-level functions an executor can ship to a worker. Each opens the stores
+under ``home`` itself, so it works in this process, in a Ray worker, or on another machine that
+shares the directory."""
+
+from __future__ import annotations
+
+import torch
+
+from unlearnkit.bench.grid import RunSpec
+from unlearnkit.runs.experiment import ExperimentConfig, Workspace, execute_plan, golden_model, load_context, original_model
+
+
+def _threads(threads: int | None) -> None:
+    if threads:
+        torch.set_num_threads(threads)
+
+
+def train_task(home: str, config: ExperimentConfig, kind: str, *, threads: int | None = None) -> str:
+    """Train (or find) the original or golden model of ``config``; returns its model-store key."""
+    _threads(threads)
+    ws = Workspace(home)
+    ctx = load_context(config)
+    trained = original_model(ws, ctx) if kind == "original" else golden_model(ws, ctx)
+    return trained.key
+
+
+def run_task(home: str, spec: RunSpec, *, threads: int | None = None) -> str:
+    """Plan and execute one run of a grid; returns its run id (the run store has the rest)."""
+    _threads(threads)
+    ws = Workspace(home)
+    return execute_plan(ws, spec.plan()).run_id

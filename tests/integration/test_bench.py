@@ -1,0 +1,138 @@
+"""``unlearnkit bench``: a grid on digits, resume after kill -9, executors, and bad grids."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from unlearnkit.cli import main
+
+GRID = """
+datasets = ["digits"]
+models = ["mlp"]
+forget = ["class:3", "random:0.1"]
+seeds = [0, 1]
+[recipe]
+epochs = 8
+[methods.finetune]
+epochs = 2
+[methods.neggrad_plus]
+beta = [0.05, 0.2]
+"""
+N_RUNS = 2 * 2 * 3
+
+
+def write(tmp_path: Path, text: str, name: str = "grid.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def rows(home: Path) -> list[tuple]:
+    with sqlite3.connect(home / "runs.sqlite") as conn:
+        return conn.execute("SELECT id, status, config_hash, metrics FROM runs ORDER BY created_at").fetchall()
+
+
+def test_grid_runs_then_skips(tmp_path, capsys):
+    grid, home = write(tmp_path, GRID), tmp_path / "home"
+    assert main(["bench", str(grid), "--home", str(home)]) == 0
+    first = rows(home)
+    assert len(first) == N_RUNS and {r[1] for r in first} == {"done"}
+    assert len({r[2] for r in first}) == N_RUNS
+    assert main(["bench", str(grid), "--home", str(home)]) == 0
+    assert "0 run(s) done, 12 skipped" in capsys.readouterr().out
+    assert rows(home) == first
+
+
+def test_kill_9_then_resume(tmp_path):
+    """Kill the real process mid-grid; the re-run finishes the rest and counts nothing twice."""
+    grid, home = write(tmp_path, GRID), tmp_path / "home"
+    env = {**os.environ, "UNLEARNKIT_HOME": str(home)}
+    cmd = [sys.executable, "-m", "unlearnkit", "bench", str(grid), "--home", str(home)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 240
+    try:
+        while time.time() < deadline:
+            db = home / "runs.sqlite"
+            if db.exists():
+                done = [r for r in rows(home) if r[1] == "done"]
+                if len(done) >= 2:
+                    break
+            if proc.poll() is not None:
+                pytest.fail("bench finished before it could be killed")
+            time.sleep(0.05)
+        else:
+            pytest.fail("no run finished in time")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    before = {r[0]: r for r in rows(home) if r[1] == "done"}
+    assert 2 <= len(before) < N_RUNS
+
+    again = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    after = rows(home)
+    done = [r for r in after if r[1] == "done"]
+    assert len(done) == N_RUNS, "every run finished exactly once"
+    assert len({r[2] for r in done}) == N_RUNS, "no config counted twice"
+    for run_id, row in before.items():
+        assert row in after, f"finished run {run_id} was changed or lost"
+    assert all(r[1] in ("done", "failed") for r in after), "interrupted runs are marked, not left running"
+
+
+BAD_GRID = """
+datasets = ["digits", "nope"]
+models = ["mlp"]
+forget = ["class:3"]
+seeds = [0]
+[methods.finetune]
+lr = -1.0
+[methods.nomethod]
+[methods.grad_ascent]
+stepsize = 3
+"""
+
+
+def test_bad_grid_names_every_problem(tmp_path, capsys):
+    home = tmp_path / "home"
+    code = main(["bench", str(write(tmp_path, BAD_GRID)), "--home", str(home)])
+    err = capsys.readouterr().err
+    assert code == 2
+    for problem in ("unknown dataset 'nope'", "unknown method 'nomethod'", "unknown parameter 'stepsize'"):
+        assert problem in err
+    assert not (home / "runs.sqlite").exists() and not (home / "models").exists()
+
+
+def test_bad_values_in_grid_all_reported(tmp_path, capsys):
+    text = GRID.replace('forget = ["class:3", "random:0.1"]', 'forget = ["class:12", "random:1.5"]').replace(
+        "epochs = 2", "epochs = 0")
+    code = main(["bench", str(write(tmp_path, text)), "--home", str(tmp_path / "home")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Class 12 does not exist" in err and "random:1.5" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_unreachable_ray_address_fails_fast(tmp_path, capsys):
+    pytest.importorskip("ray")
+    import socket
+
+    with socket.socket() as s:  # a free local port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = time.time()
+    code = main(["bench", str(write(tmp_path, GRID)), "--home", str(tmp_path / "home"),
+                 "--executor", "ray", "--address", f"127.0.0.1:{port}"])
+    assert code == 2 and "Cannot reach a Ray cluster" in capsys.readouterr().err
+    assert time.time() - start < 30
+
+
+def test_unknown_executor(tmp_path, capsys):
+    code = main(["bench", str(write(tmp_path, GRID)), "--home", str(tmp_path / "home"), "--executor", "spark"])
+    assert code == 2 and "Unknown executor 'spark'. Valid executors: local, ray" in capsys.readouterr().err
