@@ -90,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", choices=("running", "done", "failed"))
     p.add_argument("--method")
     p.add_argument("--csv", metavar="FILE", help="write the runs as CSV to FILE ('-' for stdout)")
+
+    p = sub.add_parser("report", help="write a Markdown report and a self-contained HTML page of the finished runs")
+    _common(p, experiment=False)
+    p.add_argument("--out", default="unlearnkit-report", help="output directory; default ./unlearnkit-report")
+    p.add_argument("--title", default="unlearnkit report", help="title of the report")
     return parser
 
 
@@ -109,7 +114,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     from unlearnkit.progress import set_progress
 
     set_progress(not getattr(args, "quiet", True))
-    handler = {"bench": _bench, "demo": _demo, "train": _train, "unlearn": _unlearn, "eval": _eval, "list": _list, "runs": _runs}
+    handler = {"bench": _bench, "demo": _demo, "train": _train, "unlearn": _unlearn, "eval": _eval, "list": _list, "runs": _runs,
+               "report": _report}
     return handler[args.command](args)
 
 
@@ -317,6 +323,16 @@ def _runs(args) -> int:
         gap_text = f"avg_gap={gap:.2f}" if gap is not None else ""
         print(f"{r['id']}  {r['status']:7s} {r['dataset']}/{r['model']} {r['forget']:>14s} seed={r['seed']} "
               f"{r['method']:14s} {gap_text}")
+    return 0
+
+
+def _report(args) -> int:
+    from unlearnkit.bench.report import write_report
+
+    ws = _workspace(args)
+    md_path, html_path = write_report(ws.home / "runs.sqlite", args.out, title=args.title)  # never creates a store
+    print(md_path)
+    print(html_path)
     return 0
 
 

@@ -136,3 +136,23 @@ def test_unreachable_ray_address_fails_fast(tmp_path, capsys):
 def test_unknown_executor(tmp_path, capsys):
     code = main(["bench", str(write(tmp_path, GRID)), "--home", str(tmp_path / "home"), "--executor", "spark"])
     assert code == 2 and "Unknown executor 'spark'. Valid executors: local, ray" in capsys.readouterr().err
+
+
+def test_ray_gives_the_same_results_as_local(tmp_path):
+    pytest.importorskip("ray")
+    import json
+
+    text = GRID.replace("seeds = [0, 1]", "seeds = [0]").replace('forget = ["class:3", "random:0.1"]', 'forget = ["class:3"]')
+    grid = write(tmp_path, text)
+    assert main(["bench", str(grid), "--home", str(tmp_path / "local"), "--threads", "1"]) == 0
+    assert main(["bench", str(grid), "--home", str(tmp_path / "ray"), "--executor", "ray", "--workers", "2"]) == 0
+
+    def results(home):
+        out = {}
+        for _, status, config_hash, metrics in rows(home):
+            unlearned = json.loads(metrics)["rows"]["unlearned"]
+            out[config_hash] = {k: v for k, v in unlearned.items() if k not in ("runtime_s", "speedup")}
+        return out
+
+    local, ray = results(tmp_path / "local"), results(tmp_path / "ray")
+    assert len(local) == 3 and local == ray

@@ -114,6 +114,7 @@ class Variant:
         seeds: the seeds aggregated, sorted. run_ids: the run used for each seed, same order.
         stats: metric -> ``Stat`` of the unlearned model's value over seeds.
         gaps: metric -> ``Stat`` of |unlearned − golden| over seeds.
+        absent: metric -> why some run of the variant could not compute it (from its report).
         rank: 1-based rank by mean ``avg_gap`` inside the scenario.
     """
 
@@ -124,6 +125,7 @@ class Variant:
     run_ids: list[str] = field(default_factory=list)
     stats: dict[str, Stat] = field(default_factory=dict)
     gaps: dict[str, Stat] = field(default_factory=dict)
+    absent: dict[str, str] = field(default_factory=dict)
     rank: int = 0
 
     @property
@@ -143,6 +145,7 @@ class ReferenceRow:
     name: str
     seeds: list[int] = field(default_factory=list)
     stats: dict[str, Stat] = field(default_factory=dict)
+    absent: dict[str, str] = field(default_factory=dict)
 
     @property
     def n_seeds(self) -> int:
@@ -157,8 +160,6 @@ class Scenario:
         key: the grouping key (a tuple of strings). dataset, model, forget, recipe,
         retain_fraction: its parts for display. variants: ranked, best first.
         golden, original: the reference rows. metrics: every metric with a value, in report order.
-        absent: metric -> {row: reason} for the rows (``unlearned``, ``golden``, ``original``) where
-            some run's report says the metric could not be computed.
         cards: metric -> card dict as recorded in the reports (name, definition, direction, unit).
         n_runs: number of runs aggregated (after keeping one run per variant and seed).
     """
@@ -173,7 +174,6 @@ class Scenario:
     golden: ReferenceRow
     original: ReferenceRow
     metrics: list[str]
-    absent: dict[str, dict[str, str]] = field(default_factory=dict)
     cards: dict[str, dict[str, Any]] = field(default_factory=dict)
     n_runs: int = 0
 
@@ -187,6 +187,17 @@ class Scenario:
     @property
     def seeds(self) -> list[int]:
         return sorted({s for v in self.variants for s in v.seeds})
+
+    @property
+    def absent(self) -> dict[str, dict[str, str]]:
+        """metric -> {row: reason}: "golden", "original" or a variant label, for every row where
+        some run's report says why the metric could not be computed."""
+        out: dict[str, dict[str, str]] = {}
+        for row in [self.golden, self.original, *self.variants]:
+            name = row.name if isinstance(row, ReferenceRow) else row.label
+            for m, why in row.absent.items():
+                out.setdefault(m, {})[name] = why
+        return out
 
 
 # ================================================================================== grouping
@@ -309,11 +320,14 @@ def _metric_order(rows: Iterable[Mapping[str, Any]]) -> list[str]:
 def _reference_row(name: str, per_seed_rows: Mapping[int, list[Mapping[str, Any]]], metrics: Sequence[str]) -> ReferenceRow:
     values: dict[str, list[float]] = {m: [] for m in metrics}
     seeds = []
+    absent: dict[str, str] = {}
     for seed, rows in sorted(per_seed_rows.items()):
         merged: dict[str, float] = {}
         for r in rows:  # newest first: the same model whichever run recorded it
             for m, v in _row_values(r, name).items():
                 merged.setdefault(m, v)
+            for m, why in ((_report(r).get("row_absent") or {}).get(name) or {}).items():
+                absent.setdefault(m, str(why))
         if not merged:
             continue
         seeds.append(seed)
@@ -321,7 +335,7 @@ def _reference_row(name: str, per_seed_rows: Mapping[int, list[Mapping[str, Any]
             if m in merged:
                 values[m].append(merged[m])
     stats = {m: s for m in metrics if (s := summarize(values[m])) is not None}
-    return ReferenceRow(name, seeds, stats)
+    return ReferenceRow(name, seeds, stats, absent)
 
 
 def rank_variants(variants: Iterable[Variant]) -> list[Variant]:
@@ -371,6 +385,11 @@ def aggregate_runs(rows: Iterable[Mapping[str, Any]]) -> list[Scenario]:
                               if m in (_report(r).get("gaps") or {}))
                 if g is not None:
                     v.gaps[m] = g
+            for r in per_seed.values():
+                rep = _report(r)
+                reasons = {**((rep.get("row_absent") or {}).get("unlearned") or {}), **(rep.get("absent") or {})}
+                for m, why in reasons.items():
+                    v.absent.setdefault(m, str(why))
             out_variants.append(v)
 
         newest_first = sorted(kept, key=lambda r: (r.get("finished_at") or r.get("created_at") or 0.0), reverse=True)
@@ -378,16 +397,9 @@ def aggregate_runs(rows: Iterable[Mapping[str, Any]]) -> list[Scenario]:
         for r in newest_first:
             by_seed.setdefault(int(r["seed"]), []).append(r)
 
-        absent: dict[str, dict[str, str]] = {}
         cards: dict[str, dict[str, Any]] = {}
         for r in newest_first:
-            rep = _report(r)
-            for m, why in (rep.get("absent") or {}).items():
-                absent.setdefault(m, {}).setdefault("unlearned", str(why))
-            for which, reasons in (rep.get("row_absent") or {}).items():
-                for m, why in (reasons or {}).items():
-                    absent.setdefault(m, {}).setdefault(which, str(why))
-            for m, card in (rep.get("cards") or {}).items():
+            for m, card in (_report(r).get("cards") or {}).items():
                 cards.setdefault(m, dict(card))
 
         first = srows[0]
@@ -399,6 +411,6 @@ def aggregate_runs(rows: Iterable[Mapping[str, Any]]) -> list[Scenario]:
             variants=rank_variants(out_variants),
             golden=_reference_row("golden", by_seed, metrics),
             original=_reference_row("original", by_seed, metrics),
-            metrics=metrics, absent=absent, cards=cards, n_runs=len(kept),
+            metrics=metrics, cards=cards, n_runs=len(kept),
         ))
     return scenarios

@@ -10,15 +10,21 @@ from unlearnkit.bench.grid import RunSpec
 from unlearnkit.runs.experiment import ExperimentConfig, Workspace, execute_plan, golden_model, load_context, original_model
 
 
-def _threads(threads: int | None) -> None:
+_WORKSPACES: dict[str, Workspace] = {}
+
+
+def _workspace(home: str, threads: int | None) -> Workspace:
+    """One workspace per home and process, so golden and original scores are computed once."""
     if threads:
         torch.set_num_threads(threads)
+    if home not in _WORKSPACES:
+        _WORKSPACES[home] = Workspace(home)
+    return _WORKSPACES[home]
 
 
 def train_task(home: str, config: ExperimentConfig, kind: str, *, threads: int | None = None) -> str:
     """Train (or find) the original or golden model of ``config``; returns its model-store key."""
-    _threads(threads)
-    ws = Workspace(home)
+    ws = _workspace(home, threads)
     ctx = load_context(config)
     trained = original_model(ws, ctx) if kind == "original" else golden_model(ws, ctx)
     return trained.key
@@ -26,6 +32,5 @@ def train_task(home: str, config: ExperimentConfig, kind: str, *, threads: int |
 
 def run_task(home: str, spec: RunSpec, *, threads: int | None = None) -> str:
     """Plan and execute one run of a grid; returns its run id (the run store has the rest)."""
-    _threads(threads)
-    ws = Workspace(home)
+    ws = _workspace(home, threads)
     return execute_plan(ws, spec.plan()).run_id

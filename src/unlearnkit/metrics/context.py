@@ -20,6 +20,9 @@ from unlearnkit.metrics.cards import MetricAbsent
 from unlearnkit.seeding import derive_seed
 from unlearnkit.training.loop import resolve_device
 
+#: Inference batch: on 2 CPU cores the cnn runs about twice as fast at 256 as at 1024 (cache-bound).
+EVAL_BATCH_SIZE = 256
+
 #: Context set name -> split subset name (``test_star`` is resolved through ``split.test_star_name``).
 SET_NAMES = ("forget", "retain", "test_star", "test_forget")
 SET_SYMBOLS = {"forget": "D_f", "retain": "D_r", "test_star": "D_t*", "test_forget": "D_t,f"}
@@ -34,7 +37,7 @@ def _model_device(model: nn.Module) -> torch.device | None:
     return None
 
 
-def compute_logits(model: nn.Module, subset, *, device: str | torch.device = "cpu", batch_size: int = 1024) -> torch.Tensor:
+def compute_logits(model: nn.Module, subset, *, device: str | torch.device = "cpu", batch_size: int = EVAL_BATCH_SIZE) -> torch.Tensor:
     """The model's logits on every sample of ``subset``, in order, as a CPU tensor of shape (n, C).
 
     The model runs in eval mode under ``torch.no_grad()``; afterwards every module's train/eval
@@ -129,7 +132,7 @@ class EvalContext:
         *,
         seed: int = 0,
         device: str | torch.device = "cpu",
-        batch_size: int = 1024,
+        batch_size: int = EVAL_BATCH_SIZE,
         golden: "nn.Module | EvalContext | None" = None,
         runtime_s: float | None = None,
         mia_members: str = "random",

@@ -19,7 +19,7 @@ from unlearnkit.metrics.report import ROWS, Report, Scores
 SET_NAMES = ("forget", "retain", "test_star", "test_forget")
 SET_SYMBOLS = {"forget": "D_f", "retain": "D_r", "test_star": "D_t*", "test_forget": "D_t,f"}
 
-from unlearnkit.metrics.context import EvalContext, _check_runtime, _check_seed  # noqa: E402
+from unlearnkit.metrics.context import EVAL_BATCH_SIZE, EvalContext, _check_runtime, _check_seed  # noqa: E402
 
 
 # ------------------------------------------------------------------------------------ scoring
@@ -79,7 +79,7 @@ def score_model(
     golden_model: nn.Module | None = None,
     runtime_s: float | None = None,
     device: str | torch.device = "cpu",
-    batch_size: int = 1024,
+    batch_size: int = EVAL_BATCH_SIZE,
     mia_members: str = "random",
 ) -> Scores:
     """The model-level metrics of one model, reusable as ``reference=`` / ``original=`` of ``evaluate``.
@@ -144,7 +144,7 @@ def evaluate(
     runtime_s: float | None = None,
     reference_runtime_s: float | None = None,
     device: str | torch.device = "cpu",
-    batch_size: int = 1024,
+    batch_size: int = EVAL_BATCH_SIZE,
     mia_members: str = "random",
 ) -> Report:
     """Evaluate an unlearned model against the golden (retrained) model, and the original model.

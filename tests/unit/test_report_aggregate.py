@@ -1,0 +1,344 @@
+"""Unit tests of the report's aggregation (``bench/aggregate.py``) on hand-made run rows, and of the
+parts of ``bench/report.py`` and ``bench/plots.py`` that need no trained model.
+
+Every interval is worked out here from the textbook formula mean ± t(0.975, n−1) · s / √n, with
+the t quantiles taken from a table.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from html.parser import HTMLParser
+
+import pytest
+
+from unlearnkit.bench.aggregate import (
+    Stat,
+    aggregate_runs,
+    format_param,
+    rank_variants,
+    scenario_key,
+    summarize,
+    t_quantile,
+    variant_labels,
+)
+from unlearnkit.errors import ConfigError
+from unlearnkit.runs.store import RunStore
+
+# Student t quantiles t(0.975, df), from a table
+T975 = {1: 12.706204736, 2: 4.302652730, 3: 3.182446305, 4: 2.776445105}
+HEAD = ("ua", "ra", "ta", "mia_efficacy", "runtime_s", "speedup", "avg_gap")
+_clock = iter(range(1, 10_000))
+
+
+def report(unlearned: dict, golden: dict | None = None, original: dict | None = None, absent: dict | None = None,
+           row_absent: dict | None = None) -> dict:
+    golden = golden if golden is not None else {}
+    gaps = {m: abs(v - golden[m]) for m, v in unlearned.items() if m in golden}
+    return {"metrics": list(HEAD), "rows": {"unlearned": unlearned, "golden": golden, "original": original or {}},
+            "gaps": gaps, "absent": absent or {}, "row_absent": row_absent or {}, "cards": {},
+            "scenario": "class", "split_fingerprint": "fp", "seed": 0}
+
+
+def row(method: str, seed: int, unlearned: dict, *, params: dict | None = None, golden: dict | None = None,
+        original: dict | None = None, forget: str = "class:3", recipe_overrides: dict | None = None,
+        retain_fraction: float | None = None, run_id: str | None = None, **report_kw) -> dict:
+    t = float(next(_clock))
+    config = {"recipe": "digits", "recipe_overrides": recipe_overrides or {}, "model_kwargs": {},
+              "resolved_recipe": {"epochs": (recipe_overrides or {}).get("epochs", 30)},
+              "retain_fraction": retain_fraction}
+    return {"id": run_id or f"{method}-{seed}-{int(t)}", "status": "done", "created_at": t, "finished_at": t + 0.5,
+            "dataset": "digits", "model": "mlp", "forget": forget, "seed": seed, "method": method,
+            "params": params if params is not None else {"lr": 0.01}, "config": config,
+            "metrics": report(unlearned, golden, original, **report_kw)}
+
+
+def by_label(scenario) -> dict:
+    return {v.label: v for v in scenario.variants}
+
+
+# ============================================================================== statistics
+def test_t_quantile_matches_the_table():
+    for df, t in T975.items():
+        assert t_quantile(0.975, df) == pytest.approx(t, abs=1e-8)
+
+
+def test_summarize_mean_and_student_t_interval():
+    s = summarize([1.0, 2.0, 3.0, 6.0])
+    mean = 3.0
+    sd = math.sqrt(((1 - 3) ** 2 + (2 - 3) ** 2 + 0 + (6 - 3) ** 2) / 3)  # sqrt(14/3)
+    assert s.mean == pytest.approx(mean)
+    assert s.n == 4
+    assert s.ci == pytest.approx(T975[3] * sd / math.sqrt(4))
+    assert (s.low, s.high) == pytest.approx((mean - s.ci, mean + s.ci))
+
+
+def test_summarize_two_values():
+    s = summarize([10.0, 14.0])  # sd = sqrt(8) = 2.828..., ci = 12.706 * 2.828 / sqrt(2) = 12.706 * 2
+    assert s.mean == 12.0
+    assert s.ci == pytest.approx(T975[1] * 2.0)
+
+
+def test_summarize_one_value_has_no_interval_and_nothing_is_none():
+    s = summarize([5.0])
+    assert (s.mean, s.ci, s.n) == (5.0, None, 1)
+    assert (s.low, s.high) == (5.0, 5.0)
+    assert summarize([]) is None
+    assert summarize([float("nan"), float("inf")]) is None
+
+
+def test_summarize_identical_values_zero_width():
+    assert summarize([2.5, 2.5, 2.5]).ci == 0.0
+
+
+def test_summarize_skips_non_finite_values():
+    s = summarize([1.0, float("nan"), 3.0])
+    assert (s.mean, s.n) == (2.0, 2)
+
+
+# ================================================================================== labels
+def test_variant_labels_only_name_the_parameters_that_differ():
+    rows = [
+        row("finetune", 0, {}, params={"lr": 0.01, "epochs": 3}),
+        row("finetune", 1, {}, params={"lr": 0.01, "epochs": 3}),  # same variant, other seed
+        row("neggrad_plus", 0, {}, params={"beta": 0.05, "lr": 0.01, "epochs": 3}),
+        row("neggrad_plus", 0, {}, params={"beta": 0.1, "lr": 0.01, "epochs": 3}),
+        row("grad_ascent", 0, {}, params={"lr": 1e-4, "epochs": 5}),
+        row("grad_ascent", 0, {}, params={"lr": 1e-3, "epochs": 10}),
+    ]
+    labels = sorted(set(variant_labels(rows).values()))
+    assert labels == ["finetune", "grad_ascent[epochs=10,lr=0.001]", "grad_ascent[epochs=5,lr=0.0001]",
+                      "neggrad_plus[beta=0.05]", "neggrad_plus[beta=0.1]"]
+
+
+def test_variant_labels_key_order_does_not_make_a_new_variant():
+    rows = [row("finetune", 0, {}, params={"lr": 0.01, "epochs": 3}),
+            row("finetune", 1, {}, params={"epochs": 3, "lr": 0.01})]
+    assert list(variant_labels(rows).values()) == ["finetune"]
+
+
+def test_format_param():
+    assert [format_param(v) for v in (0.1, 3, True, "sgd", None, [1, 2])] == ["0.1", "3", "true", "sgd", "null", "[1,2]"]
+
+
+# ============================================================================= aggregation
+G = {"ua": 100.0, "ra": 100.0, "ta": 99.0, "mia_efficacy": 100.0, "runtime_s": 2.0, "speedup": 1.0, "avg_gap": 0.0}
+O = {"ua": 0.0, "ra": 100.0, "ta": 98.0, "mia_efficacy": 0.0, "avg_gap": 50.25}
+
+
+def u(ua, ra, ta, mia, runtime):
+    gap = (abs(ua - 100) + abs(ra - 100) + abs(ta - 99) + abs(mia - 100)) / 4
+    return {"ua": ua, "ra": ra, "ta": ta, "mia_efficacy": mia, "runtime_s": runtime, "speedup": 2.0 / runtime,
+            "avg_gap": gap}
+
+
+@pytest.fixture
+def two_methods():
+    golden = {s: {**G, "ta": 99.0 + s, "runtime_s": 2.0 + s} for s in range(3)}
+    rows = []
+    for s, vals in enumerate([(0.0, 100.0, 98.0, 4.0, 0.2), (0.0, 100.0, 99.0, 6.0, 0.3), (3.0, 100.0, 97.0, 5.0, 0.4)]):
+        rows.append(row("finetune", s, u(*vals), golden=golden[s], original=O))
+    for s, vals in enumerate([(100.0, 97.0, 96.0, 100.0, 0.1), (99.0, 98.0, 95.0, 100.0, 0.2),
+                              (98.0, 96.0, 97.0, 99.0, 0.3)]):
+        rows.append(row("random_labels", s, u(*vals), golden=golden[s], original=O))
+    return rows
+
+
+def test_means_and_intervals_per_variant(two_methods):
+    (sc,) = aggregate_runs(two_methods)
+    v = by_label(sc)["finetune"]
+    assert v.seeds == [0, 1, 2] and v.n_seeds == 3
+    ua = v.stats["ua"]
+    assert ua.mean == pytest.approx(1.0)
+    # values 0, 0, 3: s = sqrt((1 + 1 + 4) / 2) = sqrt(3)
+    assert ua.ci == pytest.approx(T975[2] * math.sqrt(3) / math.sqrt(3))
+    mia = v.stats["mia_efficacy"]  # 4, 6, 5: s = 1
+    assert (mia.mean, mia.ci) == pytest.approx((5.0, T975[2] * 1.0 / math.sqrt(3)))
+    assert v.stats["ra"].ci == 0.0
+    rl = by_label(sc)["random_labels"]
+    assert rl.stats["ra"].mean == pytest.approx(97.0)  # 97, 98, 96: s = 1
+    assert rl.stats["ra"].ci == pytest.approx(T975[2] / math.sqrt(3))
+
+
+def test_gaps_are_aggregated_per_seed_against_that_seeds_golden(two_methods):
+    (sc,) = aggregate_runs(two_methods)
+    ta_gap = by_label(sc)["finetune"].gaps["ta"]
+    # golden ta is 99, 100, 101 for seeds 0, 1, 2; finetune ta 98, 99, 97 -> gaps 1, 1, 4
+    assert ta_gap.mean == pytest.approx(2.0)
+    assert ta_gap.ci == pytest.approx(T975[2] * math.sqrt(3) / math.sqrt(3))
+
+
+def test_golden_and_original_rows_are_one_value_per_seed(two_methods):
+    (sc,) = aggregate_runs(two_methods)
+    golden = sc.golden
+    assert golden.seeds == [0, 1, 2]  # 6 runs, 3 seeds: each golden model counted once
+    assert golden.stats["ta"].n == 3
+    assert golden.stats["ta"].mean == pytest.approx(100.0)  # 99, 100, 101
+    assert golden.stats["ta"].ci == pytest.approx(T975[2] * 1.0 / math.sqrt(3))
+    assert golden.stats["runtime_s"].mean == pytest.approx(3.0)
+    assert sc.original.stats["avg_gap"].mean == pytest.approx(50.25)
+    assert sc.original.stats["avg_gap"].ci == 0.0
+    assert "runtime_s" not in sc.original.stats
+
+
+def test_ranking_by_mean_avg_gap_missing_last(two_methods):
+    broken = [row("neggrad_plus", s, {"runtime_s": 0.5}, golden=G, original=O,
+                  absent={"avg_gap": "avg_gap needs ua", "ua": "logits contain NaN"}) for s in range(2)]
+    (sc,) = aggregate_runs(two_methods + broken)
+    assert [v.label for v in sc.variants] == ["random_labels", "finetune", "neggrad_plus"]
+    assert [v.rank for v in sc.variants] == [1, 2, 3]
+    assert sc.variants[2].avg_gap is None
+    assert sc.absent["ua"] == {"neggrad_plus": "logits contain NaN"}
+
+
+def test_rank_variants_ties_by_label():
+    from unlearnkit.bench.aggregate import Variant
+
+    vs = [Variant("b", {}, "b", stats={"avg_gap": Stat(1.0, None, 1)}),
+          Variant("a", {}, "a", stats={"avg_gap": Stat(1.0, None, 1)}),
+          Variant("c", {}, "c"),
+          Variant("d", {}, "d", stats={"avg_gap": Stat(0.5, None, 1)})]
+    assert [v.label for v in rank_variants(vs)] == ["d", "a", "b", "c"]
+
+
+def test_scenarios_split_by_forget_recipe_and_retain_fraction():
+    rows = [row("finetune", 0, u(0, 100, 98, 4, 0.2), golden=G),
+            row("finetune", 0, u(0, 100, 98, 4, 0.2), golden=G, forget="random:0.1"),
+            row("finetune", 0, u(0, 100, 98, 4, 0.2), golden=G, recipe_overrides={"epochs": 5}),
+            row("finetune", 0, u(0, 100, 98, 4, 0.2), golden=G, retain_fraction=0.3)]
+    scenarios = aggregate_runs(rows)
+    assert len(scenarios) == 4
+    assert len({scenario_key(r) for r in rows}) == 4
+    titles = sorted(sc.title for sc in scenarios)
+    assert "digits / mlp / forget class:3 / recipe digits(epochs=5)" in titles
+    assert "digits / mlp / forget class:3 / recipe digits / retain fraction 0.3" in titles
+
+
+def test_a_seed_run_twice_counts_once_with_its_latest_run():
+    rows = [row("finetune", 0, u(0, 100, 98, 4, 0.2), golden=G, run_id="old"),
+            row("finetune", 0, u(0, 100, 98, 8, 0.2), golden=G, run_id="new"),
+            row("finetune", 1, u(0, 100, 98, 6, 0.2), golden=G, run_id="other")]
+    (sc,) = aggregate_runs(rows)
+    (v,) = sc.variants
+    assert v.seeds == [0, 1] and v.run_ids == ["new", "other"]
+    assert v.stats["mia_efficacy"].mean == pytest.approx(7.0)
+    assert sc.n_runs == 2
+
+
+def test_one_seed_has_no_interval():
+    (sc,) = aggregate_runs([row("finetune", 0, u(0, 100, 98, 4, 0.2), golden=G)])
+    assert sc.variants[0].stats["ua"].ci is None
+    assert sc.golden.stats["ua"].ci is None
+
+
+def test_rows_without_report_or_not_done_are_skipped():
+    r = row("finetune", 0, u(0, 100, 98, 4, 0.2), golden=G)
+    assert aggregate_runs([{**r, "status": "failed"}, {**r, "metrics": None}]) == []
+
+
+# ====================================================================== report formatting
+def test_format_stat():
+    from unlearnkit.bench.report import format_stat
+
+    assert format_stat(Stat(12.344, 1.019, 3), "%") == "12.34 ± 1.02"
+    assert format_stat(Stat(12.344, None, 1), "%") == "12.34 (n=1)"
+    assert format_stat(Stat(12.344, 0.5, 2), "%", n_row=3) == "12.34 ± 0.50 (n=2)"
+    assert format_stat(Stat(0.0123, 0.004, 3), "s") == "0.0123 ± 0.004"
+    assert format_stat(None, "%") == "—"
+
+
+def test_markdown_escaping():
+    from unlearnkit.bench.report import md_code, md_escape
+
+    assert md_escape("a|b_c*d") == "a\\|b\\_c\\*d"
+    assert md_code("neggrad_plus[beta=0.1]") == "`neggrad_plus[beta=0.1]`"
+    assert md_code("a|b") == "`a\\|b`"
+
+
+class _Collect(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.text, self.attrs = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attrs.extend(attrs)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _store_with(tmp_path, rows) -> RunStore:
+    runs = RunStore(tmp_path / "runs.sqlite")
+    for r in rows:
+        rid = runs.start(dataset=r["dataset"], model=r["model"], forget=r["forget"], split_fingerprint="fp",
+                         seed=r["seed"], method=r["method"], params=r["params"], config=r["config"],
+                         config_hash=r["id"], version="test")
+        runs.finish(rid, metrics=r["metrics"], runtime_s=r["metrics"]["rows"]["unlearned"].get("runtime_s", 0.0),
+                    unlearned_key=None)
+    return runs
+
+
+def test_write_report_escapes_html_and_is_deterministic(tmp_path, two_methods):
+    pytest.importorskip("matplotlib")
+    from unlearnkit.bench.report import write_report
+
+    evil = [row("finetune", s, u(0, 100, 98, 4 + s, 0.2), golden=G, original=O,
+                params={"note": "<script>alert(1)</script>", "lr": 0.01}) for s in range(2)]
+    evil += [row("finetune", s, u(0, 100, 98, 5 + s, 0.2), golden=G, original=O,
+                 params={"note": "a|b & c", "lr": 0.01}) for s in range(2)]
+    evil += [row("finetune", 0, u(0, 100, 98, 5, 0.2), golden=G, original=O,
+                 params={"note": "$\\frac{ costs $5", "lr": 0.01})]  # not mathtext in the plots
+    runs = _store_with(tmp_path, two_methods + evil)
+    md1, html1 = write_report(runs, tmp_path / "a", title="<b>t</b>")
+    md2, html2 = write_report(runs, tmp_path / "b", title="<b>t</b>")
+    page = html1.read_text()
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert "<title>&lt;b&gt;t&lt;/b&gt;</title>" in page
+    parser = _Collect()
+    parser.feed(page)
+    assert "script" not in parser.tags
+    assert "finetune[note=a|b & c]" in "".join(parser.text)
+    assert "finetune[note=a\\|b & c]" in md1.read_text()
+    assert html1.read_bytes() == html2.read_bytes()
+    assert md1.read_bytes() == md2.read_bytes()
+    for png in (tmp_path / "a" / "plots").iterdir():
+        assert png.read_bytes() == (tmp_path / "b" / "plots" / png.name).read_bytes()
+
+
+def test_write_report_removes_plots_of_an_earlier_larger_report(tmp_path, two_methods):
+    pytest.importorskip("matplotlib")
+    from unlearnkit.bench.report import write_report
+
+    out = tmp_path / "out"
+    (out / "plots").mkdir(parents=True)
+    (out / "plots" / "scenario7-ua-ra.png").write_bytes(b"old")
+    (out / "plots" / "mine.png").write_bytes(b"keep")
+    write_report(_store_with(tmp_path, two_methods), out)
+    names = sorted(p.name for p in (out / "plots").iterdir())
+    assert names == ["mine.png", "scenario1-avg-gap.png", "scenario1-runtime.png", "scenario1-ua-ra.png"]
+
+
+def test_empty_store_is_a_config_error(tmp_path):
+    from unlearnkit.bench.report import write_report
+
+    with pytest.raises(ConfigError, match=r"No finished runs in .*runs\.sqlite; run `unlearnkit bench`"):
+        write_report(RunStore(tmp_path / "runs.sqlite"), tmp_path / "out")
+    with pytest.raises(ConfigError, match="No finished runs"):
+        write_report(tmp_path / "missing" / "runs.sqlite", tmp_path / "out")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "missing").exists()
+
+
+def test_missing_matplotlib_is_a_config_error(tmp_path, monkeypatch, two_methods):
+    from unlearnkit.bench import plots
+    from unlearnkit.bench.report import write_report
+
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    with pytest.raises(ConfigError, match=r"pip install 'unlearnkit\[report\]'"):
+        plots.require_matplotlib()
+    with pytest.raises(ConfigError, match="needs matplotlib"):
+        write_report(_store_with(tmp_path, two_methods), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
