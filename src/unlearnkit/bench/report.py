@@ -286,8 +286,8 @@ def md_code(text: str) -> str:
     """``text`` as an inline code span that is safe inside a GFM table cell.
 
     Example:
-        >>> md_code("neggrad_plus[beta=0.1]"), md_code("a|b")
-        ('`neggrad_plus[beta=0.1]`', '`a\\|b`')
+        >>> print(md_code("neggrad_plus[beta=0.1]"), md_code("a|b"))
+        `neggrad_plus[beta=0.1]` `a\\|b`
     """
     text = str(text).replace("|", "\\|").replace("\n", " ")
     fence = "``" if "`" in text else "`"

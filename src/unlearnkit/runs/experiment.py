@@ -22,7 +22,7 @@ from unlearnkit.metrics import HEADLINE, METRICS, Report, Scores, evaluate, scor
 from unlearnkit.models import build_model
 from unlearnkit.runs.store import RunStore
 from unlearnkit.training import TRAINING_CODE_VERSION, ModelStore, Recipe, default_home, get_recipe, resolve_device, train
-from unlearnkit.training.store import canonical_json
+from unlearnkit.training.store import canonical_json, content_key
 
 
 @dataclass(frozen=True)
@@ -115,40 +115,47 @@ def load_context(cfg: ExperimentConfig) -> Context:
     return Context(cfg, ds, split, recipe)
 
 
-def model_spec(ctx: Context, kind: str) -> dict[str, Any]:
+def model_spec(ctx: Context, kind: str, *, seed: int | None = None, data: str | None = None) -> dict[str, Any]:
+    """What determines a trained model's weights; its hash is the model-store key.
+
+    ``data`` names the training samples: "full" for the original, the split fingerprint for the
+    golden model, or a caller's tag (e.g. a LiRA half); ``seed`` defaults to the config's.
+    """
     cfg = ctx.config
     return {
         "kind": kind,
         "dataset": cfg.dataset,
         "dataset_fingerprint": ctx.dataset.fingerprint(),
         "label_set": ctx.split.label_set,
-        "data": ctx.split.fingerprint if kind == "golden" else "full",
+        "data": data if data is not None else (ctx.split.fingerprint if kind == "golden" else "full"),
         "model": cfg.model,
         "model_kwargs": cfg.model_kwargs,
         "recipe": ctx.recipe.to_dict(),
-        "seed": cfg.seed,
+        "seed": cfg.seed if seed is None else seed,
         "training_code": TRAINING_CODE_VERSION,
     }
 
 
-def _build(ctx: Context) -> nn.Module:
+def build(ctx: Context, seed: int | None = None) -> nn.Module:
+    """A freshly initialised model of the experiment's architecture (seeded)."""
     cfg = ctx.config
     return build_model(cfg.model, input_shape=ctx.dataset.input_shape, num_classes=ctx.split.num_classes,
-                        seed=cfg.seed, **cfg.model_kwargs)
+                       seed=cfg.seed if seed is None else seed, **cfg.model_kwargs)
 
 
-def _trained(ws: Workspace, ctx: Context, kind: str, data: Subset) -> TrainedModel:
-    spec = model_spec(ctx, kind)
-    from unlearnkit.training.store import content_key
-
+def trained_model(ws: Workspace, ctx: Context, kind: str, data: Subset, *, seed: int | None = None,
+                  data_tag: str | None = None) -> TrainedModel:
+    """Train a model on ``data`` with the experiment's recipe, or take it from the model store."""
+    spec = model_spec(ctx, kind, seed=seed, data=data_tag)
+    seed = ctx.config.seed if seed is None else seed
     key = content_key(spec)
     if ws.models.has(key):
         record = ws.models.meta(key)
-        model = ws.models.load_into(key, _build(ctx))
+        model = ws.models.load_into(key, build(ctx, seed))
         return TrainedModel(model, key, float(record["meta"].get("train_time_s", float("nan"))), cached=True)
-    model = _build(ctx)
+    model = build(ctx, seed)
     start = time.perf_counter()
-    train(model, data, ctx.recipe, seed=ctx.config.seed, device=ctx.config.device, description=f"{kind} model")
+    train(model, data, ctx.recipe, seed=seed, device=ctx.config.device, description=f"{kind} model")
     elapsed = time.perf_counter() - start
     ws.models.put(spec, model, {"train_time_s": elapsed, "n_train": len(data), "version": unlearnkit.__version__})
     return TrainedModel(model.to("cpu").eval(), key, elapsed, cached=False)
@@ -156,12 +163,12 @@ def _trained(ws: Workspace, ctx: Context, kind: str, data: Subset) -> TrainedMod
 
 def original_model(ws: Workspace, ctx: Context) -> TrainedModel:
     """The model trained on the whole training set (labels of the split's label set), cached."""
-    return _trained(ws, ctx, "original", ctx.split.subset("train"))
+    return trained_model(ws, ctx, "original", ctx.split.subset("train"))
 
 
 def golden_model(ws: Workspace, ctx: Context) -> TrainedModel:
     """The model retrained from scratch on D_r with the same recipe and seed, cached."""
-    return _trained(ws, ctx, "golden", ctx.split.subset("retain"))
+    return trained_model(ws, ctx, "golden", ctx.split.subset("retain"))
 
 
 def reference_scores(ws: Workspace, ctx: Context, which: TrainedModel, metrics: Sequence[str],
@@ -282,7 +289,7 @@ def evaluate_run(ws: Workspace, run_id: str, *, metrics: Sequence[str] | None = 
             if getattr(expect, fld) is not None and getattr(expect, fld) != getattr(cfg, fld):
                 raise ConfigError(f"Run {run_id} was made with --{fld} {getattr(cfg, fld)!r}, not {getattr(expect, fld)!r}.")
     ctx = load_context(cfg)
-    model = ws.models.load_into(row["unlearned_key"], _build(ctx))
+    model = ws.models.load_into(row["unlearned_key"], build(ctx))
     return report_for(ws, ctx, model, row["runtime_s"], names), row
 
 
