@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("params", nargs="*", metavar="KEY=VALUE", help="method parameters, e.g. lr=0.01 epochs=3")
     p.add_argument("--metrics", help="comma-separated metric names; default the headline metrics")
     p.add_argument("--retain-fraction", type=float, help="give the method only this fraction of D_r")
+    p.add_argument("--preset", metavar="FILE", help="method parameters from a preset file (unlearnkit tune --preset-out); "
+                   "KEY=VALUE parameters override it")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("eval", help="evaluate a recorded run (or, without --run, the original model)")
@@ -81,6 +83,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--address", help="Ray cluster address host:port (default: start Ray locally)")
     p.add_argument("--workers", type=int, help="CPUs of a local Ray instance (default: all)")
     p.add_argument("--threads", type=int, help="torch threads per task (ray default 1)")
+
+    p = sub.add_parser("audit", help="per-example audit: forgetting quality, challenge score and LiRA with N-model banks")
+    _common(p)
+    p.add_argument("--forget", default="class:3")
+    p.add_argument("--method", required=True)
+    p.add_argument("params", nargs="*", metavar="KEY=VALUE", help="method parameters")
+    p.add_argument("--n-models", type=int, default=16, help="models per bank (default 16)")
+    p.add_argument("--executor", default="local", help="local (default) or ray")
+    p.add_argument("--address", help="Ray cluster address host:port")
+    p.add_argument("--workers", type=int, help="CPUs of a local Ray instance")
+    p.add_argument("--out", default="unlearnkit-audit", help="output directory (default ./unlearnkit-audit)")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("tune", help="search a method's parameters (Optuna) to minimise avg_gap to the golden model; resumable")
+    _common(p)
+    p.add_argument("--forget", default="random:0.1", help="the calibration forget spec; default random:0.1")
+    p.add_argument("--method", required=True, help="method name (unlearnkit list methods)")
+    p.add_argument("--space", action="append", default=[], metavar="NAME=KIND:...",
+                   help="search range of one parameter (repeatable): lr=float:1e-4:1e-1:log, epochs=int:1:5, "
+                        "optimizer=choice:sgd,adam; default lr and epochs")
+    p.add_argument("--trials", type=int, default=20, help="trials to add to the study; default 20")
+    p.add_argument("--study", help="study name; default a hash of the command, so the same command resumes")
+    p.add_argument("--objective", default="avg_gap", help="avg_gap (default) or a metric whose gap to golden is minimised")
+    p.add_argument("--preset-out", metavar="FILE", help="write the best parameters as a preset file (TOML)")
+    p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("list", help="list registered methods, metrics, datasets, models or recipes")
     p.add_argument("what", choices=LISTABLE)
@@ -114,8 +141,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     from unlearnkit.progress import set_progress
 
     set_progress(not getattr(args, "quiet", True))
-    handler = {"bench": _bench, "demo": _demo, "train": _train, "unlearn": _unlearn, "eval": _eval, "list": _list, "runs": _runs,
-               "report": _report}
+    handler = {"audit": _audit, "bench": _bench, "demo": _demo, "train": _train, "unlearn": _unlearn, "eval": _eval, "list": _list, "runs": _runs,
+               "report": _report, "tune": _tune}
     return handler[args.command](args)
 
 
@@ -219,6 +246,10 @@ def _unlearn(args) -> int:
     from unlearnkit.tables import print_reports
 
     params = parse_overrides(args.params, METHODS.get(args.method), owner=f"method {args.method!r}")
+    if args.preset:
+        from unlearnkit.bench.tune import read_preset
+
+        params = {**read_preset(args.preset, args.method), **params}
     cfg = _config(args, args.forget)
     ws = _workspace(args)
     o = run_unlearning(ws, cfg, args.method, params, metrics=_metric_names(args.metrics),
@@ -252,6 +283,41 @@ def _eval(args) -> int:
     return 0
 
 
+def _audit(args) -> int:
+    from unlearnkit.audit.output import write_audit
+    from unlearnkit.audit.run import run_audit
+    from unlearnkit.bench.executors import make_executor
+    from unlearnkit.config import parse_overrides
+    from unlearnkit.methods import METHODS, make_method
+    from unlearnkit.runs.experiment import load_context
+
+    params = parse_overrides(args.params, METHODS.get(args.method), owner=f"method {args.method!r}")
+    make_method(args.method, params)
+    cfg = _config(args, args.forget)
+    ctx = load_context(cfg)
+    if args.n_models < 3:
+        raise ConfigError(f"--n-models must be at least 3 (forgetting quality needs ln(N-1) > 0); got {args.n_models}.")
+    ws = _workspace(args)
+    executor = make_executor(args.executor, address=args.address, workers=args.workers)
+    try:
+        result = run_audit(ws, cfg, args.method, params, n_models=args.n_models, executor=executor,
+                           log=lambda line: print(line, file=sys.stderr, flush=True))
+    finally:
+        executor.close()
+    paths = write_audit(result, ctx.dataset, args.out)
+    if args.json:
+        _emit_json(result.to_dict())
+        return 0
+    lira_u, lira_g = result.lira["unlearned"], result.lira["golden"]
+    print(f"forgetting_quality {result.forgetting_quality:.4f} (95% CI {result.forgetting_quality_ci[0]:.4f}"
+          f"-{result.forgetting_quality_ci[1]:.4f}), challenge_score {result.challenge_score:.4f}, N={result.n_models}")
+    print(f"LiRA AUC unlearned {lira_u['auc']:.3f} vs golden {lira_g['auc']:.3f}; TPR@1%FPR "
+          f"{lira_u['tpr_at_1pct_fpr']:.3f} vs {lira_g['tpr_at_1pct_fpr']:.3f}")
+    print("hardest to forget (train indices): " + " ".join(map(str, result.hardest[:10])))
+    print("written: " + ", ".join(str(p) for p in paths))
+    return 0
+
+
 def _bench(args) -> int:
     from unlearnkit.bench.executors import make_executor
     from unlearnkit.bench.grid import load_grid
@@ -268,6 +334,38 @@ def _bench(args) -> int:
     print(f"{len(summary.done)} run(s) done, {summary.skipped} skipped (already done), {len(summary.failed)} failed, "
           f"{summary.trained} model(s) trained, {summary.wall_s:.1f} s; run store: {ws.runs.path}")
     return 1 if summary.failed else 0
+
+
+def _tune(args) -> int:
+    from unlearnkit.bench.tune import preset_meta, tune, write_preset
+
+    cfg = _config(args, args.forget)
+    if args.preset_out and not Path(args.preset_out).parent.is_dir():
+        raise ConfigError(f"Cannot write {args.preset_out}: directory {Path(args.preset_out).parent} does not exist.")
+    ws = _workspace(args)
+    log = (lambda line: None) if args.json else (lambda line: print(line, flush=True))
+    r = tune(ws, cfg, args.method, args.space or None, n_trials=args.trials, study_name=args.study,
+             objective=args.objective, log=log)
+    if args.preset_out and r.best_params is not None:
+        write_preset(args.preset_out, args.method, r.best_params, preset_meta(r, cfg))
+    if args.json:
+        _emit_json({**r.to_dict(), "config": cfg.to_dict(), "preset": args.preset_out if r.best_params is not None else None})
+        return 0 if r.best_params is not None else 1
+    print(f"{args.method} on {cfg.dataset} / {cfg.model} / forget {cfg.forget} / seed {cfg.seed}; space: {' '.join(r.space)}")
+    if r.best_params is None:
+        print(f"no trial finished: {r.n_failed} failed")
+    else:
+        print(f"best {r.objective}: {r.best_value:.2f} pp (trial {r.best_trial})")
+        print("best params: " + " ".join(f"{k}={v:.6g}" if isinstance(v, float) else f"{k}={v}"
+                                         for k, v in r.best_params.items()))
+    print(f"trials: {r.n_trials_this_call} this call, {r.n_trials_total} in the study ({r.n_failed} failed)")
+    golden = f"; the golden model of the calibration set took {r.golden_train_time_s:.1f} s to train, not included" \
+        if r.golden_train_time_s is not None else ""
+    print(f"tuning time: {r.tuning_time_s:.1f} s over all {r.n_trials_total} trials (method + evaluation){golden}")
+    print(f"study: {r.study_name} in {r.storage_path}")
+    if args.preset_out and r.best_params is not None:
+        print(f"preset written to {args.preset_out} (use: unlearnkit unlearn --method {args.method} --preset {args.preset_out})")
+    return 0 if r.best_params is not None else 1
 
 
 def _list(args) -> int:

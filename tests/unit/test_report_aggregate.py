@@ -244,7 +244,9 @@ def test_format_stat():
     assert format_stat(Stat(12.344, 1.019, 3), "%") == "12.34 ± 1.02"
     assert format_stat(Stat(12.344, None, 1), "%") == "12.34 (n=1)"
     assert format_stat(Stat(12.344, 0.5, 2), "%", n_row=3) == "12.34 ± 0.50 (n=2)"
-    assert format_stat(Stat(0.0123, 0.004, 3), "s") == "0.0123 ± 0.004"
+    assert format_stat(Stat(0.0123, 0.004, 3), "s") == "0.0123 ± 0.0040"
+    assert format_stat(Stat(7.27, 8.0, 3), "x") == "7.27 ± 8.00"
+    assert format_stat(Stat(1.0, 0.0, 3), "x") == "1.00 ± 0.00"
     assert format_stat(None, "%") == "—"
 
 

@@ -43,8 +43,7 @@ def require_matplotlib() -> None:
 
 def _render(width: float, height: float, draw: Callable[[Any], None]) -> bytes:
     matplotlib, Figure, FigureCanvasAgg = _matplotlib()
-    # default style (not the user's matplotlibrc); labels are plain text, never mathtext ("$" in a parameter)
-    with matplotlib.style.context("default"), matplotlib.rc_context({"text.parse_math": False}):
+    with matplotlib.style.context("default"):  # not the user's matplotlibrc
         fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
         FigureCanvasAgg(fig)
         draw(fig)
@@ -63,7 +62,7 @@ def variant_colors(scenario: Scenario) -> dict[str, tuple[Any, str]]:
 def _title(fig, kind: str, scenario: Scenario) -> None:
     seeds = scenario.seeds
     text = f"{kind}: {scenario.title} ({len(seeds)} seed{'s' if len(seeds) != 1 else ''})"
-    fig.suptitle("\n".join(textwrap.wrap(text, 110)), x=0.01, ha="left", fontsize=11)
+    fig.suptitle(_plain("\n".join(textwrap.wrap(text, 110))), x=0.01, ha="left", fontsize=11)
 
 
 def _ci(stat: Stat | None) -> float:
@@ -72,6 +71,15 @@ def _ci(stat: Stat | None) -> float:
 
 def _seeds(v: Variant) -> str:
     return f"n={v.n_seeds}"
+
+
+def _plain(text: str) -> str:
+    """``text`` (a label built from run data) with its "$" escaped, so matplotlib never reads mathtext."""
+    return str(text).replace("$", r"\$")
+
+
+def _fmt_ratio(x: float) -> str:
+    return f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}" if abs(x) >= 0.1 else f"{x:.3g}"
 
 
 def _fmt_seconds(x: float) -> str:
@@ -99,7 +107,7 @@ def _scatter_points(scenario: Scenario) -> tuple[list[_Point], list[str]]:
         color, marker = colors[v.label]
         # the better-ranked variants are drawn larger and lower, so points that coincide stay
         # visible as concentric markers
-        points.append(_Point(f"{v.rank}. {v.label} ({_seeds(v)})", "variant", ua, ra,
+        points.append(_Point(_plain(f"{v.rank}. {v.label} ({_seeds(v)})"), "variant", ua, ra,
                              dict(fmt=marker, color=color, markersize=max(13 - 1.5 * i, 5), markeredgewidth=0.7,
                                   elinewidth=1.3, zorder=3 + 0.01 * i)))
     for ref, marker, color, size, text in (
@@ -178,7 +186,7 @@ def ua_ra_scatter(scenario: Scenario) -> bytes:
                       title="closer to the golden star is better\nbars: 95% t-interval over seeds", title_fontsize=8,
                       alignment="left", markerscale=0.8)
         if missing:
-            ax.text(0.0, -0.14, "not plotted (UA or RA absent): " + ", ".join(missing), transform=ax.transAxes,
+            ax.text(0.0, -0.14, _plain("not plotted (UA or RA absent): " + ", ".join(missing)), transform=ax.transAxes,
                     fontsize=8, va="top", color="#aa0000")
 
     return _render(9.0, 5.5, draw)
@@ -252,8 +260,8 @@ def avg_gap_bars(scenario: Scenario) -> bytes:
             ends.append(orig.mean)
             ax.axvline(orig.mean, color=ORIGINAL_COLOR, linestyle="--", linewidth=1.2, zorder=2,
                        label=f"original, no unlearning: {orig.mean:.2f} pp")
-            ax.legend(loc="lower right", fontsize=9, framealpha=0.9)
-        ax.set_yticks(ys, [f"{v.rank}. {v.label} ({_seeds(v)})" for v in variants])
+            ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=9, frameon=False, borderaxespad=0.2)
+        ax.set_yticks(ys, [_plain(f"{v.rank}. {v.label} ({_seeds(v)})") for v in variants])
         ax.set_ylim(len(variants) - 0.4, -0.6)
         ax.set_xlim(0, max(ends, default=1.0) * 1.3 or 1.0)
         ax.set_xlabel("avg_gap (pp) = mean |θ_u − θ_golden| over UA, RA, TA, MIA-efficacy; lower is better")
@@ -277,7 +285,8 @@ def runtime_bars(scenario: Scenario) -> bytes:
         entries: list[tuple[str, Stat | None, Any, str]] = [
             (f"golden: retrain on D_r (n={scenario.golden.n_seeds})", golden, GOLDEN_COLOR, "golden")]
         for v in variants:
-            entries.append((f"{v.rank}. {v.label} ({_seeds(v)})", v.stats.get("runtime_s"), colors[v.label][0], v.label))
+            entries.append((_plain(f"{v.rank}. {v.label} ({_seeds(v)})"), v.stats.get("runtime_s"), colors[v.label][0],
+                            v.label))
         for y, (label, s, color, key) in enumerate(entries):
             labels.append(label)
             if s is None or s.mean <= 0:
@@ -300,7 +309,10 @@ def runtime_bars(scenario: Scenario) -> bytes:
                 text = "1× (reference)"
             else:
                 sp = next(x for x in variants if x.label == key).stats.get("speedup")
-                text = "absent" if sp is None else f"{sp.mean:.1f}×" + (f" ± {sp.ci:.1f}" if sp.ci is not None else "")
+                mean = _fmt_ratio(sp.mean) if sp is not None else ""
+                decimals = len(mean.partition(".")[2])
+                text = "absent" if sp is None else f"{mean}×" + (
+                    f" ± {sp.ci:.{decimals}f}" if sp.ci is not None else " (n=1)")
             ax.text(1.02, y, text, transform=side, va="center", ha="left", fontsize=9, clip_on=False)
         ax.set_xscale("log")
         if highs:

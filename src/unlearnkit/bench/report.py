@@ -119,10 +119,17 @@ def _num(x: float, unit: str) -> str:
     if unit == "s":
         return f"{x:.3g}"
     if unit == "x":
-        return f"{x:.1f}"
+        return f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}" if abs(x) >= 0.1 else f"{x:.3g}"
     if unit in ("%", "pp"):
         return f"{x:.2f}"
     return f"{x:.4f}"
+
+
+def _same_decimals(x: float, like: str) -> str:
+    """``x`` with as many decimals as the number ``like`` shows (``0.37 ± 0.25``, not ``0.37 ± 0.247``)."""
+    if not math.isfinite(x) or "e" in like.lower():
+        return f"{x:.2g}"
+    return f"{x:.{len(like.partition('.')[2])}f}"
 
 
 def format_stat(stat: Stat | None, unit: str, n_row: int | None = None) -> str:
@@ -134,9 +141,10 @@ def format_stat(stat: Stat | None, unit: str, n_row: int | None = None) -> str:
     """
     if stat is None:
         return "—"
+    mean = _num(stat.mean, unit)
     if stat.ci is None:
-        return f"{_num(stat.mean, unit)} (n=1)"
-    text = f"{_num(stat.mean, unit)} ± {_num(stat.ci, unit)}"
+        return f"{mean} (n=1)"
+    text = f"{mean} ± {_same_decimals(stat.ci, mean) if unit in ('s', 'x') else _num(stat.ci, unit)}"
     if n_row is not None and stat.n != n_row:
         text += f" (n={stat.n})"
     return text
