@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import sys
 import tomllib
@@ -22,6 +23,20 @@ pytest.importorskip("optuna")
 
 FAST = ["--set", "epochs=8"]
 SPACE = ["--space", "lr=float:1e-3:1e-1:log", "--space", "epochs=int:1:2"]
+
+
+@pytest.fixture(scope="module")
+def trained_home(tmp_path_factory) -> Path:
+    """A home with the original and golden models of digits / mlp / class:3, trained once for the module."""
+    home = tmp_path_factory.mktemp("trained") / "home"
+    assert main(["train", "--home", str(home), "--forget", "class:3", *FAST, "--quiet"]) == 0
+    return home
+
+
+def home_with_models(trained_home: Path, tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    shutil.copytree(trained_home / "models", home / "models")
+    return home
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -100,8 +115,8 @@ def test_preset_round_trip(tmp_path):
 
 
 # ----------------------------------------------------------------------------- CLI end to end
-def test_tune_resume_preset_and_unlearn(capsys, tmp_path):
-    home, preset = tmp_path / "home", tmp_path / "ft.toml"
+def test_tune_resume_preset_and_unlearn(capsys, tmp_path, trained_home):
+    home, preset = home_with_models(trained_home, tmp_path), tmp_path / "ft.toml"
     cmd = ["tune", "--home", str(home), "--forget", "class:3", *FAST, "--method", "finetune", *SPACE, "--trials", "3"]
     code, out, _ = run_cli(capsys, *cmd, "--preset-out", str(preset), "--json")
     assert code == 0
@@ -112,17 +127,15 @@ def test_tune_resume_preset_and_unlearn(capsys, tmp_path):
     assert Path(first["storage_path"]) == home / "tune.sqlite" and (home / "tune.sqlite").exists()
     assert not (home / "runs.sqlite").exists(), "trials are calibration, not runs"
 
-    code, out, _ = run_cli(capsys, *cmd)  # the same command resumes the same study
+    code, out, _ = run_cli(capsys, *cmd[:-1], "2", "--json")  # the same command resumes the same study
     assert code == 0
-    assert "trials: 3 this call, 6 in the study" in out and f"study: {first['study_name']}" in out
-    assert "best avg_gap:" in out and "tuning time:" in out
-    code, out, _ = run_cli(capsys, *cmd, "--trials", "1", "--json")
     again = json.loads(out)
-    assert again["study_name"] == first["study_name"] and again["n_trials_total"] == 7
+    assert again["study_name"] == first["study_name"]
+    assert again["n_trials_this_call"] == 2 and again["n_trials_total"] == 5
     assert again["tuning_time_s"] > first["tuning_time_s"]
     assert again["best_value"] <= first["best_value"]
     with sqlite3.connect(home / "tune.sqlite") as conn:
-        assert conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0] == 7
+        assert conn.execute("SELECT COUNT(*) FROM trials").fetchone()[0] == 5
 
     tuned = tomllib.loads(preset.read_text())
     assert tuned["methods"]["finetune"] == first["best_params"]
@@ -140,11 +153,15 @@ def test_tune_resume_preset_and_unlearn(capsys, tmp_path):
     assert code == 2 and "no [methods.random_labels] table" in err
 
 
-def test_study_name_with_another_space_is_refused(capsys, tmp_path):
-    home = tmp_path / "home"
+def test_text_output_and_study_name_with_another_space_is_refused(capsys, tmp_path, trained_home):
+    home = home_with_models(trained_home, tmp_path)
     base = ["tune", "--home", str(home), "--forget", "class:3", *FAST, "--method", "finetune", "--trials", "1",
             "--study", "mine"]
-    assert run_cli(capsys, *base, "--space", "epochs=int:1:2")[0] == 0
+    code, out, _ = run_cli(capsys, *base, "--space", "epochs=int:1:2")
+    assert code == 0
+    for needle in ("trial 0: epochs=", "best avg_gap: ", "best params: epochs=", "trials: 1 this call, 1 in the study",
+                   "tuning time: ", "study: mine in " + str(home / "tune.sqlite")):
+        assert needle in out, needle
     code, _, err = run_cli(capsys, *base, "--space", "epochs=int:1:3")
     assert code == 2 and "Study 'mine'" in err and "space" in err
 
@@ -180,7 +197,7 @@ def test_bad_arguments_exit_2(capsys, tmp_path, extra, needle):
 
 
 # ----------------------------------------------------------------------------- API
-def test_failing_trials_are_recorded_not_raised(monkeypatch, tmp_path):
+def test_failing_trials_are_recorded_not_raised(monkeypatch, tmp_path, trained_home):
     class Flaky(Method):
         """Returns the model unchanged, or fails, depending on a parameter."""
 
@@ -195,7 +212,7 @@ def test_failing_trials_are_recorded_not_raised(monkeypatch, tmp_path):
             return model
 
     monkeypatch.setitem(METHODS._items, "flaky", Flaky)
-    ws = Workspace(tmp_path / "home")
+    ws = Workspace(home_with_models(trained_home, tmp_path))
     cfg = ExperimentConfig(forget="class:3", recipe_overrides={"epochs": 8})
     lines: list[str] = []
     r = tune(ws, cfg, "flaky", ["mode=choice:ok,boom"], n_trials=4, seed=1, log=lines.append)

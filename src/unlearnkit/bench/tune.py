@@ -414,9 +414,6 @@ def tune(ws, cfg, method: str, space: Sequence[str | ParamSpace] | None = None, 
     name = study_name or default_study_name(spec)
     metrics = list(dict.fromkeys(["ua", "ra", "ta", "mia_efficacy", "avg_gap", objective]))
 
-    original = original_model(ws, ctx)
-    golden = golden_model(ws, ctx)
-
     ws.home.mkdir(parents=True, exist_ok=True)
     path = ws.home / STORAGE_FILE
     storage = optuna.storages.RDBStorage(f"sqlite:///{path.resolve()}")
@@ -429,6 +426,8 @@ def tune(ws, cfg, method: str, space: Sequence[str | ParamSpace] | None = None, 
             diff = sorted(k for k in set(recorded) | set(spec) if canonical_json(recorded.get(k)) != canonical_json(spec.get(k)))
             raise ConfigError(f"Study {name!r} in {path} was made for a different {', '.join(diff)}; "
                               "give another --study name (or none, for the default).")
+        original = original_model(ws, ctx)  # trained once (or taken from the model store) before the trials
+        golden = golden_model(ws, ctx)
         before = len(study.get_trials(deepcopy=False))
         study.sampler = optuna.samplers.TPESampler(seed=(seed + before) % 2**32)
         for _ in range(n_trials):
