@@ -247,7 +247,7 @@ def _unlearn(args) -> int:
 
     params = parse_overrides(args.params, METHODS.get(args.method), owner=f"method {args.method!r}")
     if args.preset:
-        from unlearnkit.bench.tune import read_preset
+        from unlearnkit.bench.presets import read_preset
 
         params = {**read_preset(args.preset, args.method), **params}
     cfg = _config(args, args.forget)
@@ -337,7 +337,8 @@ def _bench(args) -> int:
 
 
 def _tune(args) -> int:
-    from unlearnkit.bench.tune import preset_meta, tune, write_preset
+    from unlearnkit.bench.presets import write_preset
+    from unlearnkit.bench.tune import preset_meta, tune
 
     cfg = _config(args, args.forget)
     if args.preset_out and not Path(args.preset_out).parent.is_dir():

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from unlearnkit.bench.tune import (ParamSpace, default_space, parse_space, preset_text, read_preset, tune,
-                                   write_preset)
+from unlearnkit.bench.presets import preset_text, read_preset, write_preset
+from unlearnkit.bench.search_space import ParamSpace, default_space, parse_space
+from unlearnkit.bench.tune import tune
 from unlearnkit.cli import main
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.base import Access, Method
