@@ -135,6 +135,20 @@ def init_params(cls: type) -> list[str]:
     return [p.name for p in sig.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY]
 
 
+def store_params(obj: Any, values: Mapping[str, Any]) -> None:
+    """Store every keyword-only ``__init__`` parameter of ``obj`` from ``values`` (pass ``locals()``).
+
+    Example:
+        >>> class Toy:
+        ...     def __init__(self, *, lr=0.1, epochs=2):
+        ...         store_params(self, locals())
+        >>> Toy(epochs=5).epochs
+        5
+    """
+    for name in init_params(type(obj)):
+        setattr(obj, name, values[name])
+
+
 def validate_params(obj: Any) -> None:
     """Check every declared constraint of ``obj``'s current parameters; raise ``ConfigError``."""
     cls = type(obj)

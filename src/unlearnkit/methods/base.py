@@ -31,7 +31,8 @@ class Access(str, enum.Enum):
 class Method:
     """Base class of unlearning methods, in the style of a scikit-learn estimator.
 
-    Subclasses declare keyword-only hyper-parameters in ``__init__`` (stored unchanged),
+    Subclasses declare keyword-only hyper-parameters in ``__init__`` (stored unchanged, with
+    ``store_params(self, locals())``),
     ``_parameter_constraints`` for each, an ``access`` level and ``run``. State learned during
     ``run`` ends in ``_`` (``log_``, ``mask_``). Call methods through ``unlearnkit.unlearn``,
     which copies the model, enforces ``access`` and times the run.

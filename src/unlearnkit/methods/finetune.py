@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 
+from unlearnkit.config import store_params
 from unlearnkit.methods.base import LOOP_CONSTRAINTS, Access, LoopMethod
 from unlearnkit.methods.registry import METHODS
 
@@ -34,12 +35,7 @@ class FineTune(LoopMethod):
     _parameter_constraints = dict(LOOP_CONSTRAINTS)
 
     def __init__(self, *, lr=0.01, epochs=3, batch_size=64, momentum=0.9, weight_decay=5e-4, optimizer="sgd"):
-        self.lr = lr
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.optimizer = optimizer
+        store_params(self, locals())
 
     def loss(self, model, batches):
         x, y = batches["retain"]

@@ -5,7 +5,7 @@ Reference: the exact-unlearning baseline of every seed paper (METRICS.md: the go
 
 from __future__ import annotations
 
-from unlearnkit.config import Interval, OptionalOf, Options
+from unlearnkit.config import Interval, OptionalOf, Options, store_params
 from unlearnkit.methods.base import Access, Method, fresh_model
 from unlearnkit.methods.registry import METHODS
 from unlearnkit.training.loop import train
@@ -32,8 +32,7 @@ class Retrain(Method):
     }
 
     def __init__(self, *, recipe=None, epochs=None):
-        self.recipe = recipe
-        self.epochs = epochs
+        store_params(self, locals())
 
     def run(self, model, *, forget, retain, generator, device):
         name = self.recipe or default_recipe_name(retain.dataset.name)
