@@ -71,8 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="evaluate a recorded run (or, without --run, the original model)")
     _common(p)
-    p.add_argument("--forget", default="random:0.1")
-    p.add_argument("--run", help="run id (unlearnkit runs)")
+    p.add_argument("--forget", help="forget spec (default random:0.1); with --run, checked against the run's")
+    p.add_argument("--run", help="run id (unlearnkit runs); --dataset/--model/--forget, if given, must match it")
+    p.set_defaults(dataset=None, model=None)
     p.add_argument("--metrics", help="comma-separated metric names; default the headline metrics")
     p.add_argument("--json", action="store_true")
 
@@ -269,10 +270,12 @@ def _eval(args) -> int:
     ws = _workspace(args)
     metrics = _metric_names(args.metrics)
     if args.run:
-        report, row = evaluate_run(ws, args.run, metrics=metrics, expect=_config(args, args.forget))
+        given = {"dataset": args.dataset, "model": args.model, "forget": args.forget}
+        report, row = evaluate_run(ws, args.run, metrics=metrics, expect={k: v for k, v in given.items() if v})
         label, cfg = row["method"], row["config"]
         title = f"run {args.run}: {cfg['dataset']} / {cfg['model']} / forget {cfg['forget']} / seed {cfg['seed']}"
     else:
+        args.dataset, args.model = args.dataset or "digits", args.model or "mlp"
         cfg = _config(args, args.forget)
         report = evaluate_original(ws, cfg, metrics=metrics)
         label, title = "original (no unlearning)", f"{cfg.dataset} / {cfg.model} / forget {cfg.forget} / seed {cfg.seed}"

@@ -164,3 +164,13 @@ def test_real_process_exit_code_and_no_traceback(home):
     assert proc.returncode == 2
     assert proc.stderr.startswith("unlearnkit: error: Invalid forget spec 'random:1.5'")
     assert "Traceback" not in proc.stderr
+
+
+def test_eval_run_alone_and_mismatch(capsys, home):
+    code, out, _ = run_cli(capsys, "unlearn", "--home", str(home), "--forget", "class:2", *FAST,
+                           "--method", "finetune", "epochs=1", "--json")
+    run_id = json.loads(out)["run_id"]
+    code, out, _ = run_cli(capsys, "eval", "--home", str(home), "--run", run_id, "--json")
+    assert code == 0 and json.loads(out)["report"]["scenario"]
+    code, _, err = run_cli(capsys, "eval", "--home", str(home), "--run", run_id, "--forget", "class:3")
+    assert code == 2 and "was made with --forget 'class:2', not 'class:3'" in err

@@ -277,17 +277,19 @@ def config_from_run(row: dict[str, Any]) -> ExperimentConfig:
 
 
 def evaluate_run(ws: Workspace, run_id: str, *, metrics: Sequence[str] | None = None,
-                 expect: ExperimentConfig | None = None) -> tuple[Report, dict[str, Any]]:
-    """Re-evaluate a recorded run's unlearned model (e.g. with more metrics)."""
+                 expect: dict[str, str] | None = None) -> tuple[Report, dict[str, Any]]:
+    """Re-evaluate a recorded run's unlearned model (e.g. with more metrics).
+
+    ``expect`` ({"dataset": ..., "forget": ...}) names fields the run must have been made with.
+    """
     names = check_metrics(metrics)
     row = ws.runs.get(run_id)
     if row["status"] != "done":
         raise ConfigError(f"Run {run_id} has status {row['status']!r}; only finished runs can be evaluated.")
     cfg = config_from_run(row)
-    if expect is not None:
-        for fld in ("dataset", "model", "forget"):
-            if getattr(expect, fld) is not None and getattr(expect, fld) != getattr(cfg, fld):
-                raise ConfigError(f"Run {run_id} was made with --{fld} {getattr(cfg, fld)!r}, not {getattr(expect, fld)!r}.")
+    for fld, value in (expect or {}).items():
+        if value != getattr(cfg, fld):
+            raise ConfigError(f"Run {run_id} was made with --{fld} {getattr(cfg, fld)!r}, not {value!r}.")
     ctx = load_context(cfg)
     model = ws.models.load_into(row["unlearned_key"], build(ctx))
     return report_for(ws, ctx, model, row["runtime_s"], names), row
