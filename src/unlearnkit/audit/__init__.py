@@ -11,15 +11,8 @@ Example:
 """
 
 from unlearnkit.audit.confidence import logit_scaled_confidence
-from unlearnkit.audit.epsilon import (
-    DELTA,
-    EPSILON_CAP,
-    bootstrap_interval,
-    challenge_score,
-    epsilons,
-    forgetting_quality,
-    per_example_epsilon,
-)
+from unlearnkit.audit.epsilon import DELTA, EPSILON_CAP, epsilons, per_example_epsilon
+from unlearnkit.audit.quality import bootstrap_interval, challenge_score, forgetting_quality
 from unlearnkit.audit.lira import MIN_STD, attack_metrics, bootstrap_attack_metrics, lira_scores, random_halves
 
 __all__ = [

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from unlearnkit.audit.confidence import _float_array, _to_numpy
-from unlearnkit.audit.epsilon import _check_boot, _check_seed
+from unlearnkit.audit.quality import _check_boot, _check_seed
 from unlearnkit.errors import ConfigError
 from unlearnkit.seeding import numpy_rng
 

@@ -11,7 +11,8 @@ import torch
 
 from unlearnkit.audit.bank import golden_bank, lira_bank, pool_dataset, unlearned_bank
 from unlearnkit.audit.confidence import logit_scaled_confidence
-from unlearnkit.audit.epsilon import bootstrap_interval, challenge_score, epsilons, forgetting_quality
+from unlearnkit.audit.epsilon import epsilons
+from unlearnkit.audit.quality import bootstrap_interval, challenge_score, forgetting_quality
 from unlearnkit.audit.lira import attack_metrics, bootstrap_attack_metrics, lira_scores
 from unlearnkit.data.dataset import Subset
 from unlearnkit.errors import ConfigError
