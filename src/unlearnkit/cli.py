@@ -389,7 +389,7 @@ def _tune(args) -> int:
 
 def _theory(args) -> int:
     from unlearnkit.theory import TheoryConfig, describe_sweep, format_table, run, sweep_csv, sweep_overlap, sweep_png
-    from unlearnkit.training.store import atomic_write_bytes
+    from unlearnkit.fileio import atomic_write_bytes
 
     if args.out is not None and args.sweep is None:
         raise ConfigError("--out is only used with --sweep overlap.")
@@ -452,7 +452,7 @@ def _first_line(doc: str | None) -> str:
 
 
 def _runs(args) -> int:
-    from unlearnkit.training.store import atomic_write_bytes
+    from unlearnkit.fileio import atomic_write_bytes
 
     ws = _workspace(args)
     rows = ws.runs.list(status=args.status, method=args.method)

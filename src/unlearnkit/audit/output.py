@@ -9,7 +9,7 @@ from pathlib import Path
 
 from unlearnkit.audit.run import AuditResult
 from unlearnkit.data.dataset import Dataset
-from unlearnkit.training.store import atomic_write_bytes
+from unlearnkit.fileio import atomic_write_bytes
 
 
 def thumbnails_png(dataset: Dataset, indices: list[int], labels: list[str], columns: int = 8) -> bytes:

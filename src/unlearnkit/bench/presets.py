@@ -12,7 +12,7 @@ from unlearnkit.config import Constraint, init_params
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.front_door import make_method
 from unlearnkit.methods.registry import METHODS
-from unlearnkit.training.store import atomic_write_bytes
+from unlearnkit.fileio import atomic_write_bytes
 
 
 

@@ -31,7 +31,7 @@ from unlearnkit.bench.aggregate import Scenario, Stat, Variant, aggregate_runs
 from unlearnkit.bench.plots import PLOT_CAPTIONS, PLOTS, require_matplotlib
 from unlearnkit.errors import ConfigError
 from unlearnkit.runs.store import RunStore
-from unlearnkit.training.store import atomic_write_bytes
+from unlearnkit.fileio import atomic_write_bytes
 
 DEFAULT_TITLE = "unlearnkit report"
 MD_NAME = "report.md"

@@ -17,13 +17,13 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from unlearnkit.errors import ConfigError
+from unlearnkit.fileio import atomic_write_bytes
 from unlearnkit.theory.config import TheoryConfig
 from unlearnkit.theory.data import sample_data
 from unlearnkit.theory.losses import LOSS_NAMES, all_losses
@@ -273,32 +273,15 @@ def sweep_csv(rows: Sequence[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    # The same as unlearnkit.training.store.atomic_write_bytes, repeated because the theory lab
-    # depends on nothing of unlearnkit but errors and config (store.py pulls in torch).
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def plot_sweep(rows: Sequence[dict[str, Any]], path: str | os.PathLike, title: str | None = None) -> Path:
     """Write ``sweep_png(rows)`` to ``path`` atomically; returns the path."""
     target = Path(path)
-    _atomic_write(target, sweep_png(rows, title))
+    atomic_write_bytes(target, sweep_png(rows, title))
     return target
 
 
 def write_csv(rows: Sequence[dict[str, Any]], path: str | os.PathLike) -> Path:
     """Write ``sweep_csv(rows)`` to ``path`` atomically; returns the path."""
     target = Path(path)
-    _atomic_write(target, sweep_csv(rows).encode())
+    atomic_write_bytes(target, sweep_csv(rows).encode())
     return target

@@ -21,6 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from unlearnkit.errors import StoreError
+from unlearnkit.fileio import atomic_write_bytes
 
 
 def default_home() -> Path:
@@ -36,22 +37,6 @@ def canonical_json(obj: Any) -> str:
 def content_key(spec: dict[str, Any]) -> str:
     """The store key of an entry: SHA-256 of the canonical JSON of ``spec``."""
     return hashlib.sha256(canonical_json(spec).encode()).hexdigest()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class ModelStore:
