@@ -3,6 +3,9 @@
 from unlearnkit.methods.base import Access, LoopMethod, Method, UnlearnResult
 from unlearnkit.methods.front_door import make_method, unlearn
 from unlearnkit.methods.registry import METHODS
-from unlearnkit.methods import finetune, grad_ascent, neggrad_plus, random_labels, retrain  # noqa: F401
+from unlearnkit.methods import (  # noqa: F401
+    amnesiac, boundary_shrink, ce_ft, finetune, grad_ascent, ice_ft, kl_ft, l1_sparse, neggrad_plus, random_labels,
+    rbm, retrain, salun, scrub, unsir,
+)
 
 __all__ = ["METHODS", "Access", "LoopMethod", "Method", "UnlearnResult", "make_method", "unlearn"]

@@ -95,6 +95,9 @@ class LoopMethod(Method):
     def grad_transform(self, model: nn.Module) -> None:
         """Hook run on the gradients before each optimiser step; the default does nothing."""
 
+    def on_epoch(self, epoch: int) -> None:
+        """Hook run at the start of every epoch (e.g. to switch per-epoch labels); does nothing."""
+
     def recipe(self) -> Recipe:
         return Recipe(optimizer=self.optimizer, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay,
                       epochs=self.epochs, batch_size=self.batch_size, schedule="constant")
@@ -110,6 +113,7 @@ class LoopMethod(Method):
         self.log_ = {"epoch_loss": run_loop(
             model, {name: data[name] for name in self.streams}, self.loss, self.recipe(),
             generator=generator, device=device, description=type(self).__name__, grad_transform=hook,
+            epoch_hook=self.on_epoch,
         )}
         return model
 

@@ -88,6 +88,7 @@ def run_loop(
     device: str | torch.device = "cpu",
     description: str = "training",
     grad_transform: Callable[[nn.Module], None] | None = None,
+    epoch_hook: Callable[[int], None] | None = None,
     batch_sizes: Mapping[str, int] | None = None,
 ) -> list[float]:
     """Train ``model`` in place for ``recipe.epochs`` passes over the first stream.
@@ -95,7 +96,7 @@ def run_loop(
     Every step draws one batch from each stream (secondary streams cycle, reshuffled when
     exhausted), applies the recipe's augmentation to image batches, calls ``loss_fn(model,
     batches)`` and steps the optimiser; ``grad_transform`` may edit gradients before the step
-    (saliency masks).
+    (saliency masks); ``epoch_hook(epoch)`` is called at the start of every epoch.
 
     Returns:
         The mean loss of each epoch.
@@ -118,7 +119,9 @@ def run_loop(
     sched = make_scheduler(opt, recipe, steps_per_epoch)
     history: list[float] = []
     with progress_bar(description, recipe.epochs * steps_per_epoch) as advance:
-        for _ in range(recipe.epochs):
+        for epoch in range(recipe.epochs):
+            if epoch_hook is not None:
+                epoch_hook(epoch)
             total, count = 0.0, 0
             for pos in shuffled_positions(len(primary), sizes[names[0]], generator):
                 batches = {names[0]: _prepare(primary, pos, recipe, generator, dev)}

@@ -1,0 +1,48 @@
+"""ICE-FT: fine-tune on D_r with a weighted cross-entropy towards wrong labels on D_f.
+
+Reference: Ding et al., "Understanding Fine-tuning in Approximate Unlearning: A Theoretical
+Perspective", 2024 (seed 000/001), discriminative regularisation with the CE loss.
+"""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+
+from unlearnkit.config import Interval
+from unlearnkit.methods.base import LOOP_CONSTRAINTS, Access
+from unlearnkit.methods.discriminative import WrongLabelLoop
+from unlearnkit.methods.registry import METHODS
+
+
+@METHODS.register("ice_ft")
+class ICEFT(WrongLabelLoop):
+    """Per step: L = CE(θ; D_r batch) + α·CE(θ; D_f batch, y').
+
+    Access: full retain. y' is an incorrect label (a class ≠ y, uniform), drawn once per forget
+    sample and epoch from the run's generator. An epoch is a pass over D_r with D_f batches
+    cycled alongside. α = 0.5 (α ∈ (0, 1]); lr 0.01, SGD momentum 0.9, weight decay 5e-4,
+    3 epochs (as ``finetune``). ``kl_ft`` with ``target_smoothing=0`` is this method.
+
+    Example:
+        >>> from unlearnkit.methods import make_method
+        >>> make_method("ice_ft", {"alpha": 0.2}).alpha
+        0.2
+    """
+
+    access = Access.FULL_RETAIN
+    streams = ("retain", "forget")
+    _parameter_constraints = {**LOOP_CONSTRAINTS, "alpha": Interval(float, 0, 1, closed="right")}
+
+    def __init__(self, *, alpha=0.5, lr=0.01, epochs=3, batch_size=64, momentum=0.9, weight_decay=5e-4, optimizer="sgd"):
+        self.alpha = alpha
+        self.lr = lr
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.optimizer = optimizer
+
+    def loss(self, model, batches):
+        xr, yr = batches["retain"]
+        xf, y_wrong = self.forget_batch(batches)
+        return F.cross_entropy(model(xr), yr) + self.alpha * F.cross_entropy(model(xf), y_wrong)
