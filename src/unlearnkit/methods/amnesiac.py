@@ -47,7 +47,9 @@ class Amnesiac(LoopMethod):
     The drawn labels are kept in ``forget_labels_``.
 
     Access: full retain. Defaults (the Amnesiac baseline of the bad-teacher / SSD / JiT code, the
-    table of ALGORITHMS.md): 3 epochs, Adam lr 1e-4, batch 128, no weight decay.
+    table of ALGORITHMS.md): 3 epochs, Adam lr 1e-4, batch 128, no weight decay. They suit our
+    models as they are: class 3 of mnist5k with the cnn is forgotten (UA 99.5, RA −0.8); on
+    digits, 36 steps in all forget it halfway (UA 51, RA −0.15).
 
     Example:
         >>> from unlearnkit.methods import make_method
