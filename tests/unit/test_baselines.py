@@ -293,7 +293,8 @@ def test_boundary_shrink_neighbour_stays_within_bound_and_pixel_range(original, 
     ds = class_split.dataset
     mean, std = ds.mean[0], ds.std[0]
     t = lambda v: torch.tensor(v).reshape(1, 1, 1, 1)  # noqa: E731
-    x_adv = bs_module.fgsm_neighbour(original, x, y, bound=0.1, std=t(std), low=t(-mean / std), high=t((1 - mean) / std))
+    x_adv = bs_module.fgsm_neighbour(original, x, y, bound=0.1, std=t(std), low=t(-mean / std),
+                                     high=t((1 - mean) / std))
     pixels, pixels_adv = x * std + mean, x_adv * std + mean
     assert float((pixels_adv - pixels).abs().max()) <= 0.1 + 1e-5
     assert float(pixels_adv.min()) >= -1e-5 and float(pixels_adv.max()) <= 1 + 1e-5

@@ -1,6 +1,6 @@
 """Boundary shrink: relabel each forget sample with the class of its nearest adversarial neighbour.
 
-Reference: Chen, Gao, Liu, Peng and Zhou, "Boundary Unlearning: Rapid Forgetting of Deep Networks
+Reference: Chen, Gao, Liu, Peng and Wang, "Boundary Unlearning: Rapid Forgetting of Deep Networks
 via Shifting the Decision Space", CVPR 2023 (boundary shrinking); the attack step and defaults
 follow the authors' code (``boundary_shrink`` with its ``FGSM`` attacker), as reused in the SalUn
 and JiT code.
@@ -115,7 +115,8 @@ class BoundaryShrink(LoopMethod):
     def neighbour_labels(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The original model's prediction at the FGSM neighbour of each sample of ``x``."""
         with torch.enable_grad():
-            x_adv = fgsm_neighbour(self._attacked, x, y, bound=self.bound, std=self._std, low=self._low, high=self._high)
+            x_adv = fgsm_neighbour(self._attacked, x, y, bound=self.bound, std=self._std, low=self._low,
+                                   high=self._high)
         with torch.no_grad():
             logits = self._attacked(x_adv)  # (B, C)
             label = logits.argmax(1)

@@ -45,7 +45,8 @@ class L1Sparse(LoopMethod):
     streams = ("retain",)
     _parameter_constraints = {**LOOP_CONSTRAINTS, "gamma": Interval(float, 0, None, closed="left")}
 
-    def __init__(self, *, gamma=5e-4, lr=0.01, epochs=3, batch_size=64, momentum=0.9, weight_decay=5e-4, optimizer="sgd"):
+    def __init__(self, *, gamma=5e-4, lr=0.01, epochs=3, batch_size=64, momentum=0.9, weight_decay=5e-4,
+                 optimizer="sgd"):
         store_params(self, locals())
 
     def gamma_schedule(self) -> list[float]:

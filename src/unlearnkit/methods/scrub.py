@@ -83,7 +83,6 @@ class SCRUB(LoopMethod):
     def run(self, model, *, forget, retain, generator, device):
         if retain is None:
             raise ValueError("SCRUB needs the retain set, which the front door did not give")
-        self._generator = generator
         teacher = copy.deepcopy(model).eval()
         for p in teacher.parameters():
             p.requires_grad_(False)
@@ -103,7 +102,8 @@ class SCRUB(LoopMethod):
                 t_logits = teacher(x)
             s_logits = student(x)
             counts["min"] += 1
-            return self.gamma * F.cross_entropy(s_logits, y) + self.alpha * distill_kl(s_logits, t_logits, self.temperature)
+            kl = distill_kl(s_logits, t_logits, self.temperature)
+            return self.gamma * F.cross_entropy(s_logits, y) + self.alpha * kl
 
         def clip(student: nn.Module) -> None:
             nn.utils.clip_grad_norm_(student.parameters(), self.max_grad_norm)
