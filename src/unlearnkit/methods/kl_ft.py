@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 
-from unlearnkit.config import Interval
+from unlearnkit.config import Interval, store_params
 from unlearnkit.methods.base import LOOP_CONSTRAINTS, Access
 from unlearnkit.methods.discriminative import WrongLabelLoop, kl_to_wrong_labels
 from unlearnkit.methods.registry import METHODS
@@ -41,14 +41,7 @@ class KLFT(WrongLabelLoop):
 
     def __init__(self, *, alpha=0.5, target_smoothing=0.1, lr=0.01, epochs=3, batch_size=64, momentum=0.9,
                  weight_decay=5e-4, optimizer="sgd"):
-        self.alpha = alpha
-        self.target_smoothing = target_smoothing
-        self.lr = lr
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.optimizer = optimizer
+        store_params(self, locals())
 
     def loss(self, model, batches):
         xr, yr = batches["retain"]

@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from unlearnkit.config import Interval, Options
+from unlearnkit.config import Interval, Options, store_params
 from unlearnkit.methods import saliency
 from unlearnkit.methods.base import LOOP_CONSTRAINTS, Access
 from unlearnkit.methods.discriminative import WrongLabelLoop, kl_to_wrong_labels
@@ -61,17 +61,7 @@ class RBM(WrongLabelLoop):
 
     def __init__(self, *, mode="restricted", objective="ft", q=0.5, alpha=0.5, target_smoothing=0.1, lr=0.01, epochs=3,
                  batch_size=64, momentum=0.9, weight_decay=5e-4, optimizer="sgd"):
-        self.mode = mode
-        self.objective = objective
-        self.q = q
-        self.alpha = alpha
-        self.target_smoothing = target_smoothing
-        self.lr = lr
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.optimizer = optimizer
+        store_params(self, locals())
 
     @property
     def streams(self):

@@ -6,7 +6,7 @@ ICLR 2024; the comparator of seed 000/001 (Ding et al., 2024).
 
 from __future__ import annotations
 
-from unlearnkit.config import Interval
+from unlearnkit.config import Interval, store_params
 from unlearnkit.methods import saliency
 from unlearnkit.methods.base import LOOP_CONSTRAINTS, Access
 from unlearnkit.methods.random_labels import RandomLabels
@@ -37,13 +37,7 @@ class SalUn(RandomLabels):
     _parameter_constraints = {**LOOP_CONSTRAINTS, "q": Interval(float, 0, 1, closed="both")}
 
     def __init__(self, *, q=0.5, lr=0.013, epochs=10, batch_size=64, momentum=0.9, weight_decay=5e-4, optimizer="sgd"):
-        self.q = q
-        self.lr = lr
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.momentum = momentum
-        self.weight_decay = weight_decay
-        self.optimizer = optimizer
+        store_params(self, locals())
 
     def recipe(self):
         return super().recipe().replace(weight_decay=0.0)
