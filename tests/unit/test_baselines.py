@@ -15,7 +15,7 @@ from unlearnkit.methods import make_method, unlearn
 from unlearnkit.methods import boundary_shrink as bs_module
 from unlearnkit.methods import scrub as scrub_module
 from unlearnkit.methods import unsir as unsir_module
-from unlearnkit.methods.amnesiac import relabelled_union
+from unlearnkit.data.dataset import relabelled_union
 from unlearnkit.methods.l1_sparse import l1_norm
 from unlearnkit.seeding import torch_generator
 

@@ -202,3 +202,25 @@ def detach_subset(subset: Subset) -> Subset:
         source=ds.source,
     )
     return Subset(detached, "train", torch.arange(len(raw)))
+
+
+def relabelled_union(forget: Subset, forget_labels: torch.Tensor, retain: Subset,
+                     retain_labels: torch.Tensor | None = None) -> Subset:
+    """One subset holding D_f with ``forget_labels`` followed by D_r with ``retain_labels``
+    (its own labels when ``None``).
+
+    Raw inputs are concatenated and keep the dataset's normalisation, so nothing is copied to
+    float32 up front.
+    """
+    a, b = forget.dataset, retain.dataset
+    if (a.scale, tuple(a.mean), tuple(a.std)) != (b.scale, tuple(b.mean), tuple(b.std)):
+        raise ValueError("the forget and retain sets must come from the same dataset (same normalisation)")
+    raw_f = (a.train_x if forget.part == "train" else a.test_x)[forget.indices]
+    raw_r = (b.train_x if retain.part == "train" else b.test_x)[retain.indices]
+    raw = torch.cat([raw_f, raw_r.to(raw_f.dtype)])
+    second = retain.labels if retain_labels is None else retain_labels.to(torch.int64).cpu()
+    labels = torch.cat([forget_labels.to(torch.int64).cpu(), second])
+    names = a.class_names(forget.label_set)
+    ds = Dataset(name=a.name, train_x=raw, train_y=labels, test_x=raw[:0], test_y=labels[:0], classes=names,
+                 scale=a.scale, mean=tuple(a.mean), std=tuple(a.std), test_note="none (relabelled union)")
+    return Subset(ds, "train", torch.arange(len(raw)))

@@ -98,6 +98,10 @@ class LoopMethod(Method):
     def on_epoch(self, epoch: int) -> None:
         """Hook run at the start of every epoch (e.g. to switch per-epoch labels); does nothing."""
 
+    def loop_options(self) -> dict[str, Any]:
+        """Extra keyword arguments of ``run_loop`` (``train_mode``, ``accumulate_grads``); none by default."""
+        return {}
+
     def recipe(self) -> Recipe:
         return Recipe(optimizer=self.optimizer, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay,
                       epochs=self.epochs, batch_size=self.batch_size, schedule="constant")
@@ -113,7 +117,7 @@ class LoopMethod(Method):
         self.log_ = {"epoch_loss": run_loop(
             model, {name: data[name] for name in self.streams}, self.loss, self.recipe(),
             generator=generator, device=device, description=type(self).__name__, grad_transform=hook,
-            epoch_hook=self.on_epoch,
+            epoch_hook=self.on_epoch, **self.loop_options(),
         )}
         return model
 

@@ -83,7 +83,7 @@ class SCRUB(LoopMethod):
     def run(self, model, *, forget, retain, generator, device):
         if retain is None:
             raise ValueError("SCRUB needs the retain set, which the front door did not give")
-        teacher = copy.deepcopy(model).eval()
+        teacher = copy.deepcopy(model).to(device).eval()
         for p in teacher.parameters():
             p.requires_grad_(False)
         one_pass = self.recipe().replace(epochs=1)

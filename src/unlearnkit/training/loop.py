@@ -90,6 +90,8 @@ def run_loop(
     grad_transform: Callable[[nn.Module], None] | None = None,
     epoch_hook: Callable[[int], None] | None = None,
     batch_sizes: Mapping[str, int] | None = None,
+    train_mode: bool = True,
+    accumulate_grads: bool = False,
 ) -> list[float]:
     """Train ``model`` in place for ``recipe.epochs`` passes over the first stream.
 
@@ -97,6 +99,9 @@ def run_loop(
     exhausted), applies the recipe's augmentation to image batches, calls ``loss_fn(model,
     batches)`` and steps the optimiser; ``grad_transform`` may edit gradients before the step
     (saliency masks); ``epoch_hook(epoch)`` is called at the start of every epoch.
+    ``train_mode=False`` keeps the model in eval mode (batch norm uses its running statistics,
+    dropout is off); ``accumulate_grads=True`` never zeroes the gradients, so each step uses the
+    sum of all gradients so far (JiT's ``accumulate_grads``, a faithful copy of its authors' code).
 
     Returns:
         The mean loss of each epoch.
@@ -108,7 +113,7 @@ def run_loop(
             raise ConfigError(f"The {name!r} data stream is empty; there is nothing to train on.")
     dev = resolve_device(device)
     model.to(dev)
-    model.train()
+    model.train(train_mode)
     sizes = {name: (batch_sizes or {}).get(name, recipe.batch_size) for name in streams}
     names = list(streams)
     primary = streams[names[0]]
@@ -116,6 +121,7 @@ def run_loop(
     cycles = {name: _Cycle(streams[name], sizes[name], generator) for name in names[1:]}
     params = [p for p in model.parameters() if p.requires_grad]
     opt = make_optimizer(params, recipe)
+    opt.zero_grad(set_to_none=True)
     sched = make_scheduler(opt, recipe, steps_per_epoch)
     history: list[float] = []
     with progress_bar(description, recipe.epochs * steps_per_epoch) as advance:
@@ -128,7 +134,8 @@ def run_loop(
                 for name, cyc in cycles.items():
                     batches[name] = _prepare(streams[name], cyc.next_positions(), recipe, generator, dev)
                 loss = loss_fn(model, batches)
-                opt.zero_grad(set_to_none=True)
+                if not accumulate_grads:
+                    opt.zero_grad(set_to_none=True)
                 loss.backward()
                 if grad_transform is not None:
                     grad_transform(model)
