@@ -83,17 +83,21 @@ def test_receives_only_what_its_access_allows(name, original, class_split, monke
     cls = METHODS.get(name)
     seen = {}
 
-    def spy(self, model, *, forget, retain, generator, device):
-        seen.update(forget=forget, retain=retain)
+    def spy(self, model, *, forget, retain, generator, device, **extra):
+        seen.update(forget=forget, retain=retain, extra=extra)
         return model
 
     monkeypatch.setattr(cls, "run", spy)
     unlearn(original, class_split, name)
+    assert set(seen["extra"]) == ({"holdout"} if cls.uses_holdout else set())
     n_forget = len(class_split.forget)
     assert len(seen["forget"]) == n_forget
     assert len(seen["forget"].dataset.train_y) == n_forget, "the forget set must not reach other samples"
     if cls.access is Access.FORGET_ONLY:
         assert seen["retain"] is None
+    elif cls.access is Access.PARTIAL_RETAIN:
+        assert len(seen["retain"]) == round(make_method(name).rho * len(class_split.retain))
+        assert len(seen["retain"].dataset.train_y) == len(seen["retain"])
     else:
         assert len(seen["retain"].dataset.train_y) == len(seen["retain"])
 

@@ -39,6 +39,8 @@ class Method:
     """
 
     access: Access = Access.FULL_RETAIN
+    #: When True, ``run`` also receives ``holdout``: the split's D_t* (never its forget part).
+    uses_holdout: bool = False
     _parameter_constraints: dict = {}
 
     def get_params(self) -> dict[str, Any]:

@@ -66,7 +66,8 @@ def unlearn(
     The method sees only what its ``access`` allows: forget-only methods get ``retain=None``;
     partial-retain methods get a seeded fraction of the retain set (``retain_fraction``, default
     the method's ``rho``); full-retain methods get all of it unless ``retain_fraction`` is given.
-    Subsets are detached copies, so a method cannot reach samples it was not given.
+    Methods with ``uses_holdout`` also get D_t* as ``holdout``. Subsets are detached copies, so a
+    method cannot reach samples it was not given.
 
     Args:
         model: the trained (original) model.
@@ -100,7 +101,8 @@ def unlearn(
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     start = time.perf_counter()
-    out = est.run(work, forget=forget, retain=retain, generator=gen, device=dev)
+    extra = {"holdout": detach_subset(split.subset(split.test_star_name))} if est.uses_holdout else {}
+    out = est.run(work, forget=forget, retain=retain, generator=gen, device=dev, **extra)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     runtime = time.perf_counter() - start
