@@ -128,4 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p, experiment=False)
     p.add_argument("--out", default="unlearnkit-report", help="output directory; default ./unlearnkit-report")
     p.add_argument("--title", default="unlearnkit report", help="title of the report")
+    p.add_argument("--grid", dest="grids", action="append", default=[], metavar="FILE",
+                   help="report only the runs planned by this grid file (repeatable: the runs of any of them)")
+    p.add_argument("--spread", choices=("ci", "std"), default="ci",
+                   help="after 'mean ±': ci, the 95%% t-interval half-width (default), or std, the sample "
+                        "standard deviation over seeds")
     return parser

@@ -139,3 +139,108 @@ def test_report_of_an_empty_store_exits_2_and_writes_nothing(tmp_path, capsys):
     assert main(["report", "--home", str(empty_home), "--out", str(out)]) == 2
     assert "No finished runs" in capsys.readouterr().err
     assert not out.exists()
+
+
+# ============================================================================ --grid, --spread
+GRID = """datasets = ["digits"]
+models = ["mlp"]
+forget = ["class:3"]
+seeds = [0, 1]
+
+[recipe]
+epochs = 5
+
+[methods.{method}]
+epochs = 1
+"""
+
+
+def _grid(tmp_path: Path, method: str, name: str = "grid.toml", **replace: str) -> Path:
+    text = GRID.format(method=method)
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_report_grid_keeps_only_the_runs_of_the_grid(home, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert main(["report", "--home", str(home), "--out", str(out), "--grid", str(_grid(tmp_path, "finetune"))]) == 0
+    capsys.readouterr()
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "`finetune`" in md and "grad_ascent" not in md
+    assert "2 finished runs in" in md and "2 other finished runs left out" in md
+    page = Page()
+    page.feed((out / "report.html").read_text(encoding="utf-8"))
+    assert [r[1] for r in page.tables[0][1:]] == ["golden", "original", "finetune"]
+
+    # two grids: the runs of either
+    both = tmp_path / "both"
+    assert main(["report", "--home", str(home), "--out", str(both), "--grid", str(_grid(tmp_path, "finetune")),
+                 "--grid", str(_grid(tmp_path, "grad_ascent", "other.toml"))]) == 0
+    md = (both / "report.md").read_text(encoding="utf-8")
+    assert "`finetune`" in md and "`grad_ascent`" in md and "left out" not in md
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "Grid file '{path}' does not exist."),
+    ("datasets = [", "is not valid TOML"),
+    ('datasets = ["digits"]\nmodels = ["mlp"]\nforget = ["class:3"]\n[methods.nope]\n', "unknown method 'nope'"),
+    ('datasets = ["digits"]\nmodels = ["mlp"]\nforget = ["class:3"]\nretain_fraction = [0.5, 2]\n[methods.finetune]\n',
+     "'retain_fraction' must be a number in (0, 1]"),
+])
+def test_report_with_a_bad_grid_exits_2_and_writes_nothing(home, tmp_path, capsys, content, message):
+    path, out = tmp_path / "grid.toml", tmp_path / "out"
+    if content is not None:
+        path.write_text(content)
+    assert main(["report", "--home", str(home), "--out", str(out), "--grid", str(path)]) == 2
+    stdout, err = capsys.readouterr()
+    assert stdout == "" and err.startswith("unlearnkit: error: ") and len(err.strip().splitlines()) == 1
+    assert message.format(path=path) in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_report_with_a_grid_that_matches_no_run_exits_2(home, tmp_path, capsys):
+    out = tmp_path / "out"
+    grid = _grid(tmp_path, "finetune", **{"seeds = [0, 1]": "seeds = [7]"})
+    assert main(["report", "--home", str(home), "--out", str(out), "--grid", str(grid)]) == 2
+    err = capsys.readouterr().err
+    assert "None of the 4 finished run(s)" in err and "is a run of the given grid(s)" in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_report_spread_std_shows_the_sample_standard_deviation(home, tmp_path, capsys):
+    import numpy as np
+
+    from unlearnkit.runs.store import RunStore
+
+    out = tmp_path / "std"
+    assert main(["report", "--home", str(home), "--out", str(out), "--spread", "std"]) == 0
+    capsys.readouterr()
+    text = (out / "report.html").read_text(encoding="utf-8")
+    assert "sample standard deviation" in text
+    page = Page()
+    page.feed(text)
+    headline = page.tables[0]
+    cols = {h.split(" ")[0]: i for i, h in enumerate(headline[0])}
+    rows = {r[1]: r for r in headline[1:]}
+    done = RunStore(home / "runs.sqlite").list(status="done")
+    for method in METHODS:
+        reports = sorted((r for r in done if r["method"] == method), key=lambda r: r["seed"])
+        for metric in ("ua", "ra", "ta", "avg_gap"):
+            values = [r["metrics"]["rows"]["unlearned"][metric] for r in reports]
+            expected = f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}"
+            assert rows[method][cols[metric]] == expected, (method, metric)
+    assert rows["golden"][cols["ua"]] == "100.00 ± 0.00"
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "Spread shown after ±: the sample standard deviation over seeds." in md
+
+
+def test_report_unknown_spread_exits_2(home, tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["report", "--home", str(home), "--out", str(tmp_path / "out"), "--spread", "sem"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'sem' (choose from 'ci', 'std')" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()

@@ -52,3 +52,72 @@ def test_default_grid_covers_every_method_and_scenario():
     assert grid.datasets == ["fashion-mnist"] and grid.models == ["cnn"] and len(grid.seeds) == 3
     kinds = {spec.split(":")[0] for spec in grid.forget}
     assert kinds == {"class", "subclass", "random"}
+
+
+# ======================================================================= retain fractions
+BASE = {"datasets": ["digits"], "models": ["mlp"], "forget": ["class:1"], "seeds": [0, 1],
+        "methods": {"finetune": {}, "neggrad_plus": {"beta": [0.1, 0.2]}}}
+
+
+def test_retain_fraction_list_is_one_run_per_value():
+    grid = grid_from_dict({**BASE, "retain_fraction": [0.1, 0.3, 0.5]})
+    assert grid.retain_fractions() == [0.1, 0.3, 0.5]
+    runs = grid.runs()
+    assert len(runs) == 3 * 2 * 3  # fractions x seeds x (finetune + 2 neggrad_plus variants)
+    for fraction in (0.1, 0.3, 0.5):
+        same = [r for r in runs if r.retain_fraction == fraction]
+        assert len(same) == 2 * 3
+        assert {(r.config.seed, r.method) for r in same} == {(0, "finetune"), (1, "finetune"),
+                                                            (0, "neggrad_plus"), (1, "neggrad_plus")}
+    assert len({r.label() for r in runs}) == len(runs)  # the fraction is part of the label
+    assert "digits/mlp/class:1/retain0.3/seed0/finetune" in {r.label() for r in runs}
+
+
+def test_retain_fraction_scalar_and_absent():
+    assert {r.retain_fraction for r in grid_from_dict({**BASE, "retain_fraction": 0.3}).runs()} == {0.3}
+    assert grid_from_dict({**BASE, "retain_fraction": 1}).retain_fractions() == [1]
+    absent = grid_from_dict(BASE)
+    assert absent.retain_fractions() == [None]
+    assert {r.retain_fraction for r in absent.runs()} == {None}
+    assert "retain" not in absent.runs()[0].label()
+
+
+def test_every_retain_fraction_is_planned_with_its_own_config_hash():
+    grid = grid_from_dict({**BASE, "methods": {"finetune": {}}, "seeds": [0], "retain_fraction": [0.25, 1.0]})
+    plans = grid.plans()
+    assert [p.retain_fraction for _, p in plans] == [0.25, 1.0]
+    assert [p.config["retain_fraction"] for _, p in plans] == [0.25, 1.0]
+    assert grid.config_hashes() == {p.config_hash for _, p in plans} and len(grid.config_hashes()) == 2
+
+
+@pytest.mark.parametrize("value, fragments", [
+    ([], ["got an empty list"]),
+    ([0.1, 0.0, 1.5, -0.2], ["got 0.0 in the list", "got 1.5 in the list", "got -0.2 in the list"]),
+    ([0.1, "half", True, [0.2]], ["got 'half' in the list", "got True in the list", "got [0.2] in the list"]),
+    ([0.3, 0.1, 0.3], ["lists 0.3 more than once"]),
+    (0.0, ["got 0.0"]),
+    (2, ["got 2"]),
+    ("0.3", ["got '0.3'"]),
+    (True, ["got True"]),
+    (float("nan"), ["got nan"]),
+])
+def test_bad_retain_fractions_are_reported(value, fragments):
+    with pytest.raises(ConfigError) as info:
+        grid_from_dict({**BASE, "retain_fraction": value})
+    message = str(info.value)
+    assert "'retain_fraction' must be a number in (0, 1] or a non-empty list of such numbers" in message \
+        or "more than once" in message
+    for fragment in fragments:
+        assert fragment in message
+    assert message.startswith(f"Grid <grid> has {len(fragments)} problem(s)")
+
+
+def test_retain_fraction_list_from_a_toml_file(tmp_path):
+    path = tmp_path / "sweep.toml"
+    path.write_text('datasets = ["digits"]\nmodels = ["mlp"]\nforget = ["class:1"]\nseeds = [0]\n'
+                    "retain_fraction = [0.1, 0.5]\n[methods.finetune]\n")
+    grid = load_grid(path)
+    assert [r.retain_fraction for r in grid.runs()] == [0.1, 0.5]
+    path.write_text(path.read_text().replace("[0.1, 0.5]", "[0.1, 5]"))
+    with pytest.raises(ConfigError, match=r"sweep\.toml has 1 problem\(s\): 'retain_fraction' .* got 5 in the list"):
+        load_grid(path)

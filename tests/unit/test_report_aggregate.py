@@ -344,3 +344,195 @@ def test_missing_matplotlib_is_a_config_error(tmp_path, monkeypatch, two_methods
     with pytest.raises(ConfigError, match="needs matplotlib"):
         write_report(_store_with(tmp_path, two_methods), tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+# ========================================================================== spread = std
+def test_stat_std_is_the_sample_standard_deviation():
+    np = pytest.importorskip("numpy")
+    s = summarize([1.0, 2.0, 3.0, 6.0])
+    assert s.std == pytest.approx(float(np.std([1.0, 2.0, 3.0, 6.0], ddof=1)))
+    assert s.spread("std") == s.std and s.spread("ci") == s.ci
+    assert summarize([5.0]).std is None and Stat(1.0, 0.5, 3).std is None  # one value; values not kept
+    with pytest.raises(ValueError, match=r"Unknown spread 'sd' \(valid: ci, std\)"):
+        s.spread("sd")
+
+
+def test_format_stat_with_std():
+    from unlearnkit.bench.report import format_stat
+
+    s = summarize([0.0, 0.0, 3.0])  # std sqrt(3) = 1.732
+    assert format_stat(s, "pp", spread="std") == "1.00 ± 1.73"
+    assert format_stat(s, "pp") == f"1.00 ± {T975[2]:.2f}"
+    assert format_stat(summarize([5.0]), "%", spread="std") == "5.00 (n=1)"
+    assert format_stat(summarize([0.5, 0.7]), "s", n_row=3, spread="std") == "0.6 ± 0.1 (n=2)"
+    with pytest.raises(ConfigError, match=r"Unknown spread 'var' \(valid: ci, std\)"):
+        format_stat(s, "%", spread="var")
+
+
+def _cells(page: str) -> list[list[str]]:
+    """The rows of the first table of an HTML page, as lists of cell texts."""
+    table = page.split("<table>", 1)[1].split("</table>", 1)[0]
+    return [[_strip_tags(c) for c in tr.split("</td>")[:-1]] for tr in table.split("<tr")[2:]]
+
+
+def _strip_tags(text: str) -> str:
+    import re
+
+    return re.sub(r"<[^>]+>", "", text).strip()
+
+
+def test_write_report_spread_std_shows_the_sample_std_of_the_seed_values(tmp_path, two_methods):
+    pytest.importorskip("matplotlib")
+    np = pytest.importorskip("numpy")
+    from unlearnkit.bench.report import write_report
+
+    runs = _store_with(tmp_path, two_methods)
+    md, page = write_report(runs, tmp_path / "std", spread="std")
+    md_ci, page_ci = write_report(runs, tmp_path / "ci")
+    (sc,) = aggregate_runs(runs.list(status="done"))
+    text, html_text = md.read_text(), page.read_text()
+    assert "the sample standard deviation of the per-seed values" in text
+    assert "Spread shown after ±: the sample standard deviation over seeds." in text
+    assert "sample standard deviation" in html_text and "sample standard deviation" not in md_ci.read_text()
+    assert "Spread shown after ±: the 95% t-interval half-width." in md_ci.read_text()
+
+    rows = {cells[1]: cells for cells in _cells(html_text)}
+    rows_ci = {cells[1]: cells for cells in _cells(page_ci.read_text())}
+    header = ["rank", "model", "n seeds", "ua", "ra", "ta", "mia_efficacy", "runtime_s", "speedup", "avg_gap"]
+    for name, stats in [("golden", sc.golden.stats), ("original", sc.original.stats)] + \
+            [(v.label, v.stats) for v in sc.variants]:
+        for col, metric in enumerate(header[3:], 3):
+            stat = stats.get(metric)
+            if stat is None or stat.n < 2 or metric in ("runtime_s", "speedup"):
+                continue
+            std = float(np.std(stat.values, ddof=1))
+            assert rows[name][col] == f"{stat.mean:.2f} ± {std:.2f}", (name, metric)
+            assert rows_ci[name][col] == f"{stat.mean:.2f} ± {stat.ci:.2f}", (name, metric)
+    # finetune ua 0, 0, 3 (from the fixture): mean 1, std sqrt(3)
+    assert rows["finetune"][3] == "1.00 ± 1.73"
+    assert "| 2 | `finetune` | 3 | 1.00 ± 1.73 |" in text
+
+
+def test_write_report_unknown_spread_writes_nothing(tmp_path, two_methods):
+    from unlearnkit.bench.report import write_report
+
+    with pytest.raises(ConfigError, match=r"Unknown spread 'sem' \(valid: ci, std\)"):
+        write_report(_store_with(tmp_path, two_methods), tmp_path / "out", spread="sem")
+    assert not (tmp_path / "out").exists()
+
+
+# ======================================================================= config_hashes
+def test_write_report_keeps_only_the_given_config_hashes(tmp_path, two_methods):
+    pytest.importorskip("matplotlib")
+    from unlearnkit.bench.report import write_report
+
+    runs = _store_with(tmp_path, two_methods)  # config_hash = the row's id
+    rid = runs.start(dataset="digits", model="mlp", forget="class:3", split_fingerprint="fp", seed=0,
+                     method="finetune", params={}, config={}, config_hash="elsewhere", version="test")
+    runs.fail(rid, "boom")  # unfinished and outside: not counted as an unfinished run of the grid
+    wanted = {r["id"] for r in two_methods if r["method"] == "finetune"}
+    md, page = write_report(runs, tmp_path / "out", config_hashes=wanted)
+    text = md.read_text()
+    assert "`finetune`" in text and "random_labels" not in text and "random_labels" not in page.read_text()
+    assert "3 finished runs in" in text
+    assert "Only the runs of the given grid(s): 3 other finished runs left out." in text
+    assert "not finished" not in text
+    assert "| *golden* | 3 |" in text  # the reference rows come from the kept runs
+    everything = write_report(runs, tmp_path / "all")[0].read_text()
+    assert "random_labels" in everything and "left out." in everything and "given grid" not in everything
+
+
+def test_write_report_with_no_run_of_the_grid_is_a_config_error(tmp_path, two_methods):
+    from unlearnkit.bench.report import write_report
+
+    runs = _store_with(tmp_path, two_methods)
+    with pytest.raises(ConfigError, match=r"None of the 6 finished run\(s\) in .*runs\.sqlite is a run of the "
+                                          r"given grid\(s\); run `unlearnkit bench GRID` first"):
+        write_report(runs, tmp_path / "out", config_hashes={"not-a-hash"})
+    with pytest.raises(ConfigError, match="No finished runs in"):
+        write_report(RunStore(tmp_path / "empty.sqlite"), tmp_path / "out", config_hashes={"x"})
+    assert not (tmp_path / "out").exists()
+
+
+# ======================================================================== retain sweeps
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _sweep_rows(fractions=(0.1, 0.3, 0.5), forget="class:3") -> list[dict]:
+    rows = []
+    for k, rf in enumerate(fractions):
+        for s in range(2):
+            rows.append(row("finetune", s, u(0, 100 - k, 98, 4 + s, 0.2), golden=G, original=O, retain_fraction=rf,
+                            forget=forget))
+            if k == 0:  # random_labels at one fraction only: no line of its own
+                rows.append(row("random_labels", s, u(99, 97, 96, 100, 0.1), golden=G, original=O,
+                                retain_fraction=rf, forget=forget))
+    return rows
+
+
+def test_retain_fraction_sweeps_group_scenarios_that_differ_only_in_the_fraction(two_methods):
+    from unlearnkit.bench.aggregate import retain_fraction_sweeps
+
+    scenarios = aggregate_runs(two_methods + _sweep_rows() + _sweep_rows((0.2,), forget="random:0.1")
+                               + _sweep_rows((0.5, 0.2), forget="class:1"))
+    groups = retain_fraction_sweeps(scenarios)
+    assert [[(sc.forget, sc.retain_fraction) for sc in g] for g in groups] == [
+        [("class:1", 0.2), ("class:1", 0.5)], [("class:3", 0.1), ("class:3", 0.3), ("class:3", 0.5)]]
+    assert retain_fraction_sweeps(aggregate_runs(two_methods + _sweep_rows((0.3,)))) == []  # None is not a point
+
+
+def test_sweep_lines_need_two_fractions():
+    from unlearnkit.bench.aggregate import retain_fraction_sweeps
+    from unlearnkit.bench.plots import sweep_lines, sweep_title
+
+    (group,) = retain_fraction_sweeps(aggregate_runs(_sweep_rows()))
+    lines = sweep_lines(group)
+    assert list(lines) == ["finetune"]
+    assert [(x, round(s.mean, 4), n) for x, s, n in lines["finetune"]] == [
+        (0.1, round(by_label(group[0])["finetune"].stats["avg_gap"].mean, 4), 2),
+        (0.3, round(by_label(group[1])["finetune"].stats["avg_gap"].mean, 4), 2),
+        (0.5, round(by_label(group[2])["finetune"].stats["avg_gap"].mean, 4), 2)]
+    assert sweep_title(group) == "avg_gap versus retain fraction — digits / mlp / forget class:3 / recipe digits"
+
+
+def test_write_report_adds_a_sweep_plot_when_scenarios_differ_only_in_retain_fraction(tmp_path, two_methods):
+    pytest.importorskip("matplotlib")
+    from unlearnkit.bench.report import write_report
+
+    out = tmp_path / "out"
+    md, page = write_report(_store_with(tmp_path, two_methods + _sweep_rows()), out)
+    png = out / "plots" / "sweep1-avg-gap.png"
+    assert png.read_bytes().startswith(PNG_MAGIC)
+    assert sorted(p.name for p in (out / "plots").glob("sweep*")) == ["sweep1-avg-gap.png"]
+    text = md.read_text()
+    title = "avg\\_gap versus retain fraction — digits / mlp / forget class:3 / recipe digits"
+    assert f"![{title}](plots/sweep1-avg-gap.png)" in text
+    assert "## avg\\_gap versus retain fraction" in text
+    assert "From scenarios 2, 3 and 4." in text  # scenario 1 is the one without a retain fraction
+    html_text = page.read_text()
+    assert 'id="retain-sweeps"' in html_text and 'href="#retain-sweeps"' in html_text
+    parser = _Collect()
+    parser.feed(html_text)
+    images = [v for k, v in parser.attrs if k == "src"]
+    assert len(images) == 4 * 3 + 1  # 4 scenarios x 3 plots + the sweep
+    import base64
+
+    assert base64.b64decode(images[-1].split(",", 1)[1]) == png.read_bytes()
+
+    # the same store without the sweep: the plot and its section are gone
+    md2, page2 = write_report(_store_with(tmp_path / "b", two_methods + _sweep_rows((0.3,))), out)
+    assert not png.exists()
+    assert "versus retain fraction" not in md2.read_text() and "versus retain fraction" not in page2.read_text()
+
+
+def test_no_sweep_plot_without_a_group(tmp_path, two_methods):
+    pytest.importorskip("matplotlib")
+    from unlearnkit.bench.report import make_sweeps, write_report
+
+    assert make_sweeps(aggregate_runs(two_methods)) == []
+    # two fractions but no variant at both: nothing to draw
+    rows = [row("finetune", 0, u(0, 100, 98, 4, 0.2), golden=G, retain_fraction=0.1),
+            row("random_labels", 0, u(0, 100, 98, 4, 0.2), golden=G, retain_fraction=0.5)]
+    assert make_sweeps(aggregate_runs(rows)) == []
+    md, _ = write_report(_store_with(tmp_path, rows), tmp_path / "out")
+    assert not list((tmp_path / "out" / "plots").glob("sweep*")) and "versus retain fraction" not in md.read_text()

@@ -15,6 +15,9 @@ Pure functions over the dict rows of ``RunStore.list(status="done")`` (``row["me
 - The golden and original rows come from the runs' reports, one value per seed (the golden model
   of a seed is the same whichever method was run), then mean ± interval over seeds.
 - Variants are ranked by mean ``avg_gap`` (lower first; variants without one come last).
+- ``Stat.std`` is the sample standard deviation (n − 1) of the per-seed values, the other spread
+  the report can show (``unlearnkit report --spread std``).
+- ``retain_fraction_sweeps`` finds the scenarios that differ only in their retain fraction.
 
 Example:
     >>> rows = [{"id": "a", "dataset": "digits", "model": "mlp", "forget": "class:3", "seed": s,
@@ -38,6 +41,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 #: Confidence level of every interval.
 CONFIDENCE = 0.95
+
+#: The spreads a report can show after "mean ±": the 95% t-interval half-width or the sample std.
+SPREADS = ("ci", "std")
 
 
 # =============================================================================== statistics
@@ -70,6 +76,33 @@ class Stat:
     ci: float | None
     n: int
     values: tuple[float, ...] = ()
+
+    @property
+    def std(self) -> float | None:
+        """Sample standard deviation (n − 1 in the denominator) of ``values``; ``None`` with fewer than
+        two values (or when the values were not kept).
+
+        Example:
+            >>> round(Stat(2.0, 2.4841, 3, (1.0, 2.0, 3.0)).std, 4), Stat(5.0, None, 1, (5.0,)).std
+            (1.0, None)
+        """
+        n = len(self.values)
+        if n < 2:
+            return None
+        mean = math.fsum(self.values) / n
+        return math.sqrt(math.fsum((v - mean) ** 2 for v in self.values) / (n - 1))
+
+    def spread(self, kind: str = "ci") -> float | None:
+        """The half-width shown after "±": ``ci`` (95% t-interval) or ``std`` (sample standard deviation).
+
+        Raises:
+            ValueError: ``kind`` is neither ``ci`` nor ``std``.
+        """
+        if kind == "ci":
+            return self.ci
+        if kind == "std":
+            return self.std
+        raise ValueError(f"Unknown spread {kind!r} (valid: {', '.join(SPREADS)})")
 
     @property
     def low(self) -> float:
@@ -414,3 +447,26 @@ def aggregate_runs(rows: Iterable[Mapping[str, Any]]) -> list[Scenario]:
             metrics=metrics, cards=cards, n_runs=len(kept),
         ))
     return scenarios
+
+
+def retain_fraction_sweeps(scenarios: Sequence[Scenario]) -> list[list[Scenario]]:
+    """Groups of two or more scenarios identical except for their retain fraction, each sorted by it.
+
+    Scenarios are compared on their key without the retain fraction (dataset, model, forget spec,
+    recipe identity). Scenarios without a retain fraction are left out: they ran each method with
+    its own default budget, which is not one point of a sweep. Groups come in the order of their
+    first scenario in ``scenarios``.
+
+    Example:
+        >>> def sc(rf, forget="class:3"):
+        ...     return Scenario(("d", "m", forget, "r", "" if rf is None else repr(rf)), "d", "m", forget, "r", rf,
+        ...                     [], ReferenceRow("golden"), ReferenceRow("original"), [])
+        >>> groups = retain_fraction_sweeps([sc(None), sc(0.5), sc(0.1), sc(0.3, "random:0.1")])
+        >>> [[s.retain_fraction for s in g] for g in groups]
+        [[0.1, 0.5]]
+    """
+    groups: dict[tuple, list[Scenario]] = {}
+    for sc in scenarios:
+        if sc.retain_fraction is not None:
+            groups.setdefault(tuple(sc.key[:4]), []).append(sc)
+    return [sorted(g, key=lambda sc: sc.retain_fraction) for g in groups.values() if len(g) >= 2]

@@ -6,7 +6,8 @@ models = ["cnn"]
 forget = ["class:3", "subclass:Shirt", "random:0.1"]
 seeds = [0, 1, 2]
 metrics = ["ua", "ra", "ta", "ta_forget", "mia_efficacy", "runtime_s", "speedup", "avg_gap"]  # optional
-retain_fraction = 0.3          # optional: run every method under this budget of D_r
+retain_fraction = 0.3          # optional: run every method under this budget of D_r, a number in (0, 1];
+                               # a list such as [0.1, 0.3, 0.5] runs every method once per value
 data_dir = "/path"             # optional
 device = "cpu"                 # optional
 
@@ -21,6 +22,10 @@ channels = 32
 [methods.neggrad_plus]
 beta = [0.05, 0.1]             # a list is a small parameter grid: one run per value
 ```
+
+Without ``retain_fraction`` every method runs with its own default budget (all of D_r, or the
+method's own fraction for the partial-retain methods). Each retain fraction is a scenario of its
+own in the report, which also plots ``avg_gap`` against the fraction when a grid sweeps it.
 
 ``load_grid`` checks everything before anything runs and reports every problem at once.
 """
@@ -59,12 +64,18 @@ class RunSpec:
     def label(self) -> str:
         params = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
         c = self.config
-        return f"{c.dataset}/{c.model}/{c.forget}/seed{c.seed}/{self.method}" + (f"[{params}]" if params else "")
+        budget = f"/retain{self.retain_fraction:g}" if self.retain_fraction is not None else ""
+        head = f"{c.dataset}/{c.model}/{c.forget}{budget}/seed{c.seed}/{self.method}"
+        return head + (f"[{params}]" if params else "")
 
 
 @dataclass
 class Grid:
-    """A parsed grid; ``runs()`` expands it, ``plans()`` validates and plans every run."""
+    """A parsed grid; ``runs()`` expands it, ``plans()`` validates and plans every run.
+
+    ``retain_fraction`` is ``None`` (each method's default budget), one number, or a list of
+    numbers (one run per value), each in (0, 1].
+    """
 
     datasets: list[str]
     models: list[str]
@@ -72,7 +83,7 @@ class Grid:
     seeds: list[int]
     methods: dict[str, dict[str, Any]]
     metrics: list[str] | None = None
-    retain_fraction: float | None = None
+    retain_fraction: float | list[float] | None = None
     data_dir: str | None = None
     device: str = "cpu"
     recipe: str | None = None
@@ -80,16 +91,23 @@ class Grid:
     model_args: dict[str, Any] = field(default_factory=dict)
     source: str = "<grid>"
 
+    def retain_fractions(self) -> list[float | None]:
+        """The retain fractions to run: ``[None]`` when the grid sets none, else its value(s)."""
+        if isinstance(self.retain_fraction, list):
+            return list(self.retain_fraction)
+        return [self.retain_fraction]
+
     def runs(self) -> list[RunSpec]:
+        """Every run of the grid: datasets × models × forget specs × retain fractions × seeds × method variants."""
         out = []
-        for dataset, model, forget, seed in itertools.product(self.datasets, self.models, self.forget, self.seeds):
+        for dataset, model, forget, fraction, seed in itertools.product(
+                self.datasets, self.models, self.forget, self.retain_fractions(), self.seeds):
             cfg = ExperimentConfig(dataset=dataset, model=model, forget=forget, seed=seed, recipe=self.recipe,
                                    recipe_overrides=dict(self.recipe_overrides), model_kwargs=dict(self.model_args),
                                    data_dir=self.data_dir, device=self.device)
             for method, grid in self.methods.items():
                 for params in expand_params(grid):
-                    out.append(RunSpec(cfg, method, params, tuple(self.metrics) if self.metrics else None,
-                                       self.retain_fraction))
+                    out.append(RunSpec(cfg, method, params, tuple(self.metrics) if self.metrics else None, fraction))
         return out
 
     def plans(self) -> list[tuple[RunSpec, RunPlan]]:
@@ -106,12 +124,34 @@ class Grid:
             raise ConfigError(_problems(self.source, problems))
         return out
 
+    def config_hashes(self) -> set[str]:
+        """The config hash of every run of the grid (what the run store records); see ``plans``."""
+        return {plan.config_hash for _, plan in self.plans()}
+
 
 def expand_params(grid: dict[str, Any]) -> list[dict[str, Any]]:
     """``{"lr": [0.1, 0.01], "epochs": 3}`` -> two parameter dicts (lists are grids, scalars fixed)."""
     keys = sorted(grid)
     values = [grid[k] if isinstance(grid[k], list) else [grid[k]] for k in keys]
     return [dict(zip(keys, combo)) for combo in itertools.product(*values)]
+
+
+def _is_fraction(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 1
+
+
+def _check_retain_fraction(value: Any) -> list[str]:
+    """The problems of a grid's ``retain_fraction``: a number in (0, 1] or a non-empty list of distinct ones."""
+    rule = "'retain_fraction' must be a number in (0, 1] or a non-empty list of such numbers"
+    if isinstance(value, list):
+        if not value:
+            return [f"{rule}; got an empty list"]
+        problems = [f"{rule}; got {v!r} in the list" for v in value if not _is_fraction(v)]
+        fractions = [float(v) for v in value if _is_fraction(v)]
+        problems += [f"'retain_fraction' lists {v:g} more than once"
+                     for v in dict.fromkeys(v for v in fractions if fractions.count(v) > 1)]
+        return problems
+    return [] if _is_fraction(value) else [f"{rule}; got {value!r}"]
 
 
 def _problems(source: str, problems: list[str]) -> str:
@@ -200,8 +240,8 @@ def grid_from_dict(raw: dict[str, Any], *, source: str = "<grid>") -> Grid:
             methods[name] = params
 
     retain_fraction = raw.get("retain_fraction")
-    if retain_fraction is not None and (isinstance(retain_fraction, bool) or not isinstance(retain_fraction, (int, float))):
-        problems.append("'retain_fraction' must be a number in (0, 1]")
+    if retain_fraction is not None:
+        problems += _check_retain_fraction(retain_fraction)
     if problems:
         raise ConfigError(_problems(source, problems))
     return Grid(datasets=datasets, models=models, forget=forget, seeds=seeds, methods=methods, metrics=metrics,

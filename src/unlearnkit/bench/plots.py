@@ -1,12 +1,13 @@
-"""The report's plots as PNG bytes: UA versus RA, avg_gap bars and runtime bars, one set per scenario.
+"""The report's plots as PNG bytes: UA versus RA, avg_gap bars and runtime bars, one set per scenario,
+and ``avg_gap`` against the retain fraction for scenarios that differ only in it (``avg_gap_sweep``).
 
 matplotlib is imported lazily (only the report needs it) and used without ``pyplot``: every
 figure is a ``matplotlib.figure.Figure`` on its own Agg canvas, drawn under matplotlib's default
 style (the user's matplotlibrc does not change the picture), at a fixed size and 100 dpi, saved
 without the "Software" tag or any date, so the same data gives the same bytes.
 
-Error bars are the 95% Student-t intervals over seeds of ``unlearnkit.bench.aggregate``; a variant
-with one seed has none.
+Error bars are the 95% Student-t intervals over seeds of ``unlearnkit.bench.aggregate``, whatever
+spread the report's tables show; a variant with one seed has none.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import io
 import textwrap
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from unlearnkit.bench.aggregate import Scenario, Stat, Variant
 from unlearnkit.errors import ConfigError
@@ -340,3 +341,66 @@ PLOT_CAPTIONS = {
     "avg-gap": "avg_gap to the golden model per variant, ranked, with 95% intervals; dashed line: the original model",
     "runtime": "runtime of each variant (log scale) and its speed-up over retraining the golden model",
 }
+
+
+# ============================================================================ retain sweeps
+def sweep_title(group: Sequence[Scenario]) -> str:
+    """``avg_gap versus retain fraction — digits / mlp / forget class:3 / recipe digits``."""
+    sc = group[0]
+    return f"avg_gap versus retain fraction — {sc.dataset} / {sc.model} / forget {sc.forget} / recipe {sc.recipe}"
+
+
+def sweep_lines(group: Sequence[Scenario]) -> dict[str, list[tuple[float, Stat, int]]]:
+    """label -> [(retain fraction, avg_gap stat, n seeds)] for every variant with an ``avg_gap`` at two or
+    more fractions of ``group`` (scenarios sorted by retain fraction); labels in order of first appearance,
+    best rank first."""
+    lines: dict[str, list[tuple[float, Stat, int]]] = {}
+    for sc in group:
+        for v in sc.variants:
+            s = v.stats.get("avg_gap")
+            if s is not None:
+                lines.setdefault(v.label, []).append((float(sc.retain_fraction), s, v.n_seeds))
+    return {label: pts for label, pts in lines.items() if len(pts) >= 2}
+
+
+def avg_gap_sweep(group: Sequence[Scenario]) -> bytes:
+    """x: retain fraction, y: mean ``avg_gap`` with its 95% error bars, one line per variant run at two or
+    more fractions of ``group`` (scenarios identical but for their retain fraction, see
+    ``unlearnkit.bench.aggregate.retain_fraction_sweeps``)."""
+    lines = sweep_lines(group)
+    fractions = sorted({float(sc.retain_fraction) for sc in group})
+
+    def draw(fig) -> None:
+        matplotlib, _, _ = _matplotlib()
+        cmap = matplotlib.colormaps["tab10"]
+        ax = fig.add_subplot()
+        for i, (label, pts) in enumerate(lines.items()):
+            xs = [x for x, _, _ in pts]
+            ys = [s.mean for _, s, _ in pts]
+            errs = [_ci(s) for _, s, _ in pts]
+            seeds = sorted({n for _, _, n in pts})
+            n_text = f"n={seeds[0]}" if len(seeds) == 1 else f"n={seeds[0]}–{seeds[-1]}"
+            ax.errorbar(xs, ys, yerr=errs, fmt="-" + MARKERS[i % len(MARKERS)], color=cmap(i % 10), capsize=4,
+                        markeredgecolor="black", markeredgewidth=0.6, linewidth=1.4, markersize=7,
+                        label=_plain(f"{label} ({n_text})"), zorder=3)
+        ax.set_xticks(fractions, [f"{x:g}" for x in fractions])
+        span = fractions[-1] - fractions[0]
+        ax.set_xlim(fractions[0] - 0.06 * span, fractions[-1] + 0.06 * span)
+        ax.set_ylim(bottom=0)
+        ax.set_xlabel("retain fraction: share of D_r the method may use")
+        ax.set_ylabel("avg_gap (pp) to the golden model; lower is better")
+        ax.grid(True, color="#dddddd", linewidth=0.8, zorder=0)
+        seeds = sorted({s for sc in group for s in sc.seeds})
+        text = f"{sweep_title(group)} ({len(seeds)} seed{'s' if len(seeds) != 1 else ''})"
+        fig.suptitle(_plain("\n".join(textwrap.wrap(text, 110))), x=0.01, ha="left", fontsize=11)
+        handles, labels = ax.get_legend_handles_labels()
+        if handles:
+            ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9, frameon=False,
+                      title="bars: 95% t-interval over seeds", title_fontsize=8, alignment="left")
+
+    return _render(9.0, 5.0, draw)
+
+
+#: Caption of a retain-fraction sweep plot (after its title).
+SWEEP_CAPTION = ("mean avg_gap over seeds with 95% t-interval error bars, one line per method variant run at two or "
+                 "more retain fractions")
