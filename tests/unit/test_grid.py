@@ -121,3 +121,17 @@ def test_retain_fraction_list_from_a_toml_file(tmp_path):
     path.write_text(path.read_text().replace("[0.1, 0.5]", "[0.1, 5]"))
     with pytest.raises(ConfigError, match=r"sweep\.toml has 1 problem\(s\): 'retain_fraction' .* got 5 in the list"):
         load_grid(path)
+
+
+def test_several_tables_of_one_method_are_the_union_of_their_grids(tmp_path):
+    path = tmp_path / "tables.toml"
+    path.write_text('datasets = ["digits"]\nmodels = ["mlp"]\nforget = ["class:1"]\nseeds = [0]\n'
+                    '[[methods.jit]]\nsigma = [0.1, 0.5]\nlr = 1e-5\n'
+                    '[[methods.jit]]\nsigma = [0.5, 2.0]\nlr = 1e-5\n'
+                    '[[methods.jit]]\nsigma = 2.0\nlr = 3e-4\n')
+    runs = load_grid(path).runs()
+    assert [(r.params["sigma"], r.params["lr"]) for r in runs] == [(0.1, 1e-5), (0.5, 1e-5), (2.0, 1e-5), (2.0, 3e-4)]
+    path.write_text('datasets = ["digits"]\nmodels = ["mlp"]\nforget = ["class:1"]\nseeds = [0]\n'
+                    '[[methods.jit]]\nsigma = 0.1\n[[methods.jit]]\nsgima = 2.0\n')
+    with pytest.raises(ConfigError, match="unknown parameter 'sgima' for method 'jit'"):
+        load_grid(path)

@@ -21,6 +21,12 @@ channels = 32
 [methods.finetune]             # a method with its defaults
 [methods.neggrad_plus]
 beta = [0.05, 0.1]             # a list is a small parameter grid: one run per value
+
+[[methods.jit]]                # several [[methods.x]] tables: the union of their grids
+sigma = [0.1, 0.5]
+[[methods.jit]]
+sigma = 2.0
+lr = 3e-4
 ```
 
 Without ``retain_fraction`` every method runs with its own default budget (all of D_r, or the
@@ -105,8 +111,8 @@ class Grid:
             cfg = ExperimentConfig(dataset=dataset, model=model, forget=forget, seed=seed, recipe=self.recipe,
                                    recipe_overrides=dict(self.recipe_overrides), model_kwargs=dict(self.model_args),
                                    data_dir=self.data_dir, device=self.device)
-            for method, grid in self.methods.items():
-                for params in expand_params(grid):
+            for method, grids in self.methods.items():
+                for params in expand_tables(grids):
                     out.append(RunSpec(cfg, method, params, tuple(self.metrics) if self.metrics else None, fraction))
         return out
 
@@ -127,6 +133,15 @@ class Grid:
     def config_hashes(self) -> set[str]:
         """The config hash of every run of the grid (what the run store records); see ``plans``."""
         return {plan.config_hash for _, plan in self.plans()}
+
+
+def expand_tables(grids: dict[str, Any] | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One ``[methods.x]`` table, or the ``[[methods.x]]`` tables of a method, expanded in order
+    (duplicates kept once)."""
+    out: list[dict[str, Any]] = []
+    for grid in grids if isinstance(grids, list) else [grids]:
+        out += [p for p in expand_params(grid) if p not in out]
+    return out
 
 
 def expand_params(grid: dict[str, Any]) -> list[dict[str, Any]]:
@@ -222,7 +237,7 @@ def grid_from_dict(raw: dict[str, Any], *, source: str = "<grid>") -> Grid:
         model_args = {}
 
     methods_table = raw.get("methods")
-    methods: dict[str, dict[str, Any]] = {}
+    methods: dict[str, dict[str, Any] | list[dict[str, Any]]] = {}
     if not isinstance(methods_table, dict) or not methods_table:
         problems.append("missing [methods.<name>] tables: at least one method")
     else:
@@ -230,11 +245,12 @@ def grid_from_dict(raw: dict[str, Any], *, source: str = "<grid>") -> Grid:
             if name not in METHODS:
                 problems.append(f"unknown method {name!r} (valid: {', '.join(METHODS.names())})")
                 continue
-            if not isinstance(params, dict):
-                problems.append(f"[methods.{name}] must be a table of parameters")
+            tables = params if isinstance(params, list) and params else [params]
+            if not all(isinstance(t, dict) for t in tables):
+                problems.append(f"[methods.{name}] must be a table of parameters (or [[methods.{name}]] tables)")
                 continue
             valid = init_params(METHODS.get(name))
-            for key in params:
+            for key in sorted({k for t in tables for k in t}):
                 if key not in valid:
                     problems.append(f"unknown parameter {key!r} for method {name!r} (valid: {', '.join(valid)})")
             methods[name] = params
