@@ -229,7 +229,7 @@ def test_bad_teacher_uses_part_of_retain_and_moves_toward_the_bad_teacher_on_for
 
 
 def test_defaults_and_sources_are_documented():
-    for name, words in {"jit": ("N = 25", "batch 128", "σ = 0.5"), "ssd": ("λ = 1", "α = 10"),
+    for name, words in {"jit": ("N = 25", "batch 128", "σ = 0.1", "η = 3e-5", "σ = 0.5"), "ssd": ("λ = 1", "α = 10"),
                         "bad_teacher": ("1 epoch", "Adam lr 1e-4", "30% of D_r")}.items():
         doc = type(make_method(name)).__doc__
         for w in words:

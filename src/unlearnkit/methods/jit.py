@@ -56,9 +56,11 @@ class JiT(LoopMethod):
             and update the running ones, so the smoothing would target a different function.
 
     Access: forget only (zero-shot). Defaults: N = 25 and batch 128 (the authors' setting);
-    σ = 0.5, η = 3e-4 are the authors' full-class values for a VGG; our cnn's values are tuned
-    in docs/zero-shot.md (``--preset`` or explicit ``sigma``/``lr`` per scenario). The authors use
-    σ = 0.01 for sub-class and random forgetting and batch 64 for sub-class.
+    σ = 0.1 and η = 3e-5 (ours): the lowest avg_gap of a 13-point grid on Fashion-MNIST's class 3
+    with the cnn, seed 0 (docs/zero-shot.md). The authors' full-class values for a VGG are σ = 0.5
+    and η = 3e-4; at σ = 0.1 our cnn's logits become inf with η = 3e-4, and η = 1e-4 leaves its
+    retain accuracy at chance: the loss is a sum over the batch, so the usable η is narrow. The
+    authors use σ = 0.01 for sub-class and random forgetting and batch 64 for sub-class.
 
     Example:
         >>> from unlearnkit import load_dataset, make_split, build_model, train, get_recipe, unlearn
@@ -81,7 +83,7 @@ class JiT(LoopMethod):
         "train_mode": Boolean(),
     }
 
-    def __init__(self, *, sigma=0.5, lr=3e-4, n_samples=25, batch_size=128, per_sample=False,
+    def __init__(self, *, sigma=0.1, lr=3e-5, n_samples=25, batch_size=128, per_sample=False,
                  accumulate_grads=False, train_mode=False):
         store_params(self, locals())
 
