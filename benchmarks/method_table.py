@@ -1,0 +1,62 @@
+"""The compact per-scenario table of the docs pages: mean ± std over seeds, runtime, speed-up.
+
+Reads the run store only (like ``unlearnkit report``), keeps the runs of the given grid(s), and
+prints one Markdown table per scenario: golden and original first, then every variant in
+``avg_gap`` order. The speed-up column divides the mean runtime of the grid's own ``retrain``
+runs by the variant's mean runtime, so both were measured under the same load (the ``speedup``
+metric of the report divides by the golden model's training time, which may have been measured
+in another process, another day).
+
+Usage:  python benchmarks/method_table.py benchmarks/grids/baselines.toml [--home DIR] [--metrics ua,ra,ta]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from unlearnkit.bench.aggregate import Stat, aggregate_runs
+from unlearnkit.bench.grid import load_grid
+from unlearnkit.runs.experiment import Workspace
+
+DEFAULT_METRICS = "ua,ra,ta,mia_efficacy,avg_gap"
+
+
+def fmt(stat: Stat | None, digits: int = 2) -> str:
+    if stat is None:
+        return "—"
+    std = stat.std
+    return f"{stat.mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("grids", nargs="+", type=Path)
+    parser.add_argument("--home", help="the store's home (default: $UNLEARNKIT_HOME or ~/.cache/unlearnkit)")
+    parser.add_argument("--metrics", default=DEFAULT_METRICS)
+    args = parser.parse_args()
+
+    hashes: set[str] = set()
+    for path in args.grids:
+        hashes |= load_grid(path).config_hashes()
+    rows = [r for r in Workspace(args.home).runs.list(status="done") if r["config_hash"] in hashes]
+    metrics = args.metrics.split(",")
+    for sc in aggregate_runs(rows):
+        retrain = [v for v in sc.variants if v.method == "retrain"]
+        retrain_s = retrain[0].stats.get("runtime_s").mean if retrain and "runtime_s" in retrain[0].stats else None
+        print(f"\n#### {sc.dataset} / {sc.model} / {sc.forget}" + (f" / retain fraction {sc.retain_fraction:g}"
+                                                                    if sc.retain_fraction is not None else ""))
+        print()
+        print("| model | seeds | " + " | ".join(metrics) + " | runtime (s) | speed-up vs retrain |")
+        print("|---|---:|" + "---:|" * (len(metrics) + 2))
+        for ref in (sc.golden, sc.original):
+            print(f"| *{ref.name}* | {ref.n_seeds} | " + " | ".join(fmt(ref.stats.get(m)) for m in metrics) + " | | |")
+        for v in sc.variants:
+            runtime = v.stats.get("runtime_s")
+            speedup = f"{retrain_s / runtime.mean:.1f}×" if retrain_s and runtime else "—"
+            print(f"| `{v.label}` | {v.n_seeds} | " + " | ".join(fmt(v.stats.get(m)) for m in metrics)
+                  + f" | {fmt(runtime, 1)} | {speedup} |")
+
+
+if __name__ == "__main__":
+    main()
