@@ -22,11 +22,13 @@ from unlearnkit.runs.experiment import Workspace
 DEFAULT_METRICS = "ua,ra,ta,mia_efficacy,avg_gap"
 
 
-def fmt(stat: Stat | None, digits: int = 2) -> str:
+def fmt(stat: Stat | None, n_row: int, digits: int = 2) -> str:
+    """``mean ± std``; "(n=k)" when only k of the row's seeds have a finite value; "—" when none."""
     if stat is None:
         return "—"
     std = stat.std
-    return f"{stat.mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "")
+    text = f"{stat.mean:.{digits}f}" + (f" ± {std:.{digits}f}" if std is not None else "")
+    return text + (f" (n={stat.n})" if stat.n < n_row else "")
 
 
 def main() -> None:
@@ -50,12 +52,13 @@ def main() -> None:
         print("| model | seeds | " + " | ".join(metrics) + " | runtime (s) | speed-up vs retrain |")
         print("|---|---:|" + "---:|" * (len(metrics) + 2))
         for ref in (sc.golden, sc.original):
-            print(f"| *{ref.name}* | {ref.n_seeds} | " + " | ".join(fmt(ref.stats.get(m)) for m in metrics) + " | | |")
+            print(f"| *{ref.name}* | {ref.n_seeds} | " + " | ".join(fmt(ref.stats.get(m), ref.n_seeds) for m in metrics)
+                  + " | | |")
         for v in sc.variants:
             runtime = v.stats.get("runtime_s")
             speedup = f"{retrain_s / runtime.mean:.1f}×" if retrain_s and runtime else "—"
-            print(f"| `{v.label}` | {v.n_seeds} | " + " | ".join(fmt(v.stats.get(m)) for m in metrics)
-                  + f" | {fmt(runtime, 1)} | {speedup} |")
+            print(f"| `{v.label}` | {v.n_seeds} | " + " | ".join(fmt(v.stats.get(m), v.n_seeds) for m in metrics)
+                  + f" | {fmt(runtime, v.n_seeds, 1)} | {speedup} |")
 
 
 if __name__ == "__main__":
