@@ -100,8 +100,8 @@ def unlearn(
     work = copy.deepcopy(model).to(dev)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
-    start = time.perf_counter()
     extra = {"holdout": detach_subset(split.subset(split.test_star_name))} if est.uses_holdout else {}
+    start = time.perf_counter()
     out = est.run(work, forget=forget, retain=retain, generator=gen, device=dev, **extra)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
