@@ -202,8 +202,8 @@ class LTU(LoopMethod):
         update = (g_r + g_f).detach()
         # A surrogate whose gradient with respect to θ is exactly ``update``: run_loop's backward
         # and optimiser step then apply it.
-        offsets = torch.cumsum(torch.tensor([0] + [p.numel() for p in values]), 0)
-        return sum((p * update[offsets[i]:offsets[i + 1]].view_as(p)).sum() for i, p in enumerate(values))
+        pieces = update.split([p.numel() for p in values])
+        return sum((p * u.view_as(p)).sum() for p, u in zip(values, pieces))
 
 
 def _flat(grads) -> torch.Tensor:
