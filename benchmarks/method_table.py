@@ -2,10 +2,10 @@
 
 Reads the run store only (like ``unlearnkit report``), keeps the runs of the given grid(s), and
 prints one Markdown table per scenario: golden and original first, then every variant in
-``avg_gap`` order. The speed-up column divides the mean runtime of the grid's own ``retrain``
-runs by the variant's mean runtime, so both were measured under the same load (the ``speedup``
-metric of the report divides by the golden model's training time, which may have been measured
-in another process, another day).
+``avg_gap`` order. The speed-up column, present when the grid has ``retrain`` runs, divides the
+mean runtime of those runs by the variant's mean runtime, so both were measured under the same
+load (the ``speedup`` metric of the report divides by the golden model's training time, which may
+have been measured in another process, another day).
 
 Usage:  python benchmarks/method_table.py benchmarks/grids/baselines.toml [--home DIR] [--metrics ua,ra,ta]
 """
@@ -49,16 +49,18 @@ def main() -> None:
         print(f"\n#### {sc.dataset} / {sc.model} / {sc.forget}" + (f" / retain fraction {sc.retain_fraction:g}"
                                                                     if sc.retain_fraction is not None else ""))
         print()
-        print("| model | seeds | " + " | ".join(metrics) + " | runtime (s) | speed-up vs retrain |")
-        print("|---|---:|" + "---:|" * (len(metrics) + 2))
+        extra = ["runtime (s)"] + (["speed-up vs retrain"] if retrain_s else [])
+        print("| model | seeds | " + " | ".join(metrics + extra) + " |")
+        print("|---|---:|" + "---:|" * (len(metrics) + len(extra)))
         for ref in (sc.golden, sc.original):
             print(f"| *{ref.name}* | {ref.n_seeds} | " + " | ".join(fmt(ref.stats.get(m), ref.n_seeds) for m in metrics)
-                  + " | | |")
+                  + " |" * (len(extra) + 1))
         for v in sc.variants:
             runtime = v.stats.get("runtime_s")
-            speedup = f"{retrain_s / runtime.mean:.1f}×" if retrain_s and runtime else "—"
-            print(f"| `{v.label}` | {v.n_seeds} | " + " | ".join(fmt(v.stats.get(m), v.n_seeds) for m in metrics)
-                  + f" | {fmt(runtime, v.n_seeds, 1)} | {speedup} |")
+            cells = [fmt(v.stats.get(m), v.n_seeds) for m in metrics] + [fmt(runtime, v.n_seeds, 1)]
+            if retrain_s:
+                cells.append(f"{retrain_s / runtime.mean:.1f}×" if runtime else "—")
+            print(f"| `{v.label}` | {v.n_seeds} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
