@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from unlearnkit.bench.grid import load_grid
+from unlearnkit.bench.grid import grids_config_hashes
 from unlearnkit.runs.experiment import Workspace
 
 
@@ -23,9 +23,7 @@ def main() -> None:
     parser.add_argument("--home", help="the store's home (default: $UNLEARNKIT_HOME or ~/.cache/unlearnkit)")
     args = parser.parse_args()
 
-    hashes: set[str] = set()
-    for path in args.grids:
-        hashes |= load_grid(path).config_hashes()
+    hashes = grids_config_hashes(args.grids)
     ws = Workspace(args.home)
     rows = [r for r in ws.runs.list(status="done") if r["config_hash"] in hashes and r["method"] == "ltu"]
     print("| forget | ρ | seed | meta | harmonize | conflicting steps | guides' member rate on D̂_r | guides' loss on Q_f |")

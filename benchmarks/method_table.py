@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 
 from unlearnkit.bench.aggregate import Stat, aggregate_runs
-from unlearnkit.bench.grid import load_grid
+from unlearnkit.bench.grid import grids_config_hashes
 from unlearnkit.runs.experiment import Workspace
 
 DEFAULT_METRICS = "ua,ra,ta,mia_efficacy,avg_gap"
@@ -38,9 +38,7 @@ def main() -> None:
     parser.add_argument("--metrics", default=DEFAULT_METRICS)
     args = parser.parse_args()
 
-    hashes: set[str] = set()
-    for path in args.grids:
-        hashes |= load_grid(path).config_hashes()
+    hashes = grids_config_hashes(args.grids)
     rows = [r for r in Workspace(args.home).runs.list(status="done") if r["config_hash"] in hashes]
     metrics = args.metrics.split(",")
     for sc in aggregate_runs(rows):

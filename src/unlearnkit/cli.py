@@ -353,14 +353,11 @@ def _runs(args) -> int:
 
 
 def _report(args) -> int:
-    from unlearnkit.bench.grid import load_grid
+    from unlearnkit.bench.grid import grids_config_hashes
     from unlearnkit.bench.report import write_report
 
-    hashes: set[str] | None = None
-    if args.grids:  # every grid is read and planned before anything is written
-        hashes = set()
-        for path in args.grids:
-            hashes |= load_grid(path).config_hashes()
+    # every grid is read and planned before anything is written
+    hashes = grids_config_hashes(args.grids) if args.grids else None
     ws = _workspace(args)
     md_path, html_path = write_report(ws.home / "runs.sqlite", args.out, title=args.title,  # never creates a store
                                       config_hashes=hashes, spread=args.spread)

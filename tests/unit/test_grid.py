@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from unlearnkit.bench.grid import expand_params, grid_from_dict, load_grid
+from unlearnkit.bench.grid import expand_params, grid_from_dict, grids_config_hashes, load_grid
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods import METHODS
 
@@ -135,3 +135,12 @@ def test_several_tables_of_one_method_are_the_union_of_their_grids(tmp_path):
                     '[[methods.jit]]\nsigma = 0.1\n[[methods.jit]]\nsgima = 2.0\n')
     with pytest.raises(ConfigError, match="unknown parameter 'sgima' for method 'jit'"):
         load_grid(path)
+
+
+def test_grids_config_hashes_is_the_union_of_each_grids_runs():
+    paths = [ROOT / "benchmarks/grids/ltu.toml", ROOT / "benchmarks/grids/ltu_rho.toml"]
+    ltu, rho = (load_grid(p).config_hashes() for p in paths)
+    assert ltu & rho, "the two grids share their rho = 0.3 runs"
+    assert grids_config_hashes(paths) == ltu | rho
+    with pytest.raises(ConfigError, match="does not exist"):
+        grids_config_hashes([ROOT / "benchmarks/grids/no_such_grid.toml"])

@@ -185,6 +185,14 @@ def load_grid(path: str | Path) -> Grid:
     return grid_from_dict(raw, source=str(path))
 
 
+def grids_config_hashes(paths) -> set[str]:
+    """The config hashes of every run the grid files plan (each file read and checked first)."""
+    hashes: set[str] = set()
+    for path in paths:
+        hashes |= load_grid(path).config_hashes()
+    return hashes
+
+
 def grid_from_dict(raw: dict[str, Any], *, source: str = "<grid>") -> Grid:
     from unlearnkit.data import DATASETS
     from unlearnkit.methods import METHODS
