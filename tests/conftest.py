@@ -41,3 +41,26 @@ def accuracy(model: torch.nn.Module, subset) -> float:
     model.eval()
     with torch.no_grad():
         return float((model(x).argmax(1) == y).float().mean()) * 100
+
+
+@pytest.fixture(scope="session")
+def digits_val():
+    """digits with a validation slice V of 300 samples carved out of its training set."""
+    return load_dataset("digits", val_size=300)
+
+
+@pytest.fixture(scope="session")
+def val_class_split(digits_val):
+    return make_split(digits_val, "class:3", seed=0)
+
+
+@pytest.fixture(scope="session")
+def val_random_split(digits_val):
+    return make_split(digits_val, "random:0.1", seed=0)
+
+
+@pytest.fixture(scope="session")
+def val_original(digits_val, val_class_split):
+    """An MLP trained on the training set of ``digits_val`` (V excluded)."""
+    model = build_model("mlp", digits_val, seed=0)
+    return train(model, val_class_split.subset("train"), get_recipe("digits"), seed=0)

@@ -38,6 +38,7 @@ ALL_METRICS = {
     "ua", "ra", "ta", "ta_forget", "mia_efficacy", "mia_efficacy_entropy", "mia_efficacy_mentropy",
     "mia_efficacy_correct", "runtime_s", "speedup", "avg_gap", "mia_entropy_member_rate",
     "mia_loss_cv_accuracy", "indiscernibility", "js_to_golden", "zrf", "forget_entropy", "weight_distance",
+    "cpu_s", "cpu_speedup", "heldout_auc", "heldout_acc_gap", "heldout_class_acc",
 }
 
 

@@ -18,6 +18,9 @@ epochs = 6
 [model_args]                   # optional: architecture arguments
 channels = 32
 
+[data_options]                 # optional: dataset options, e.g. a training subset and its validation slice V
+train_subset = 10000
+
 [methods.finetune]             # a method with its defaults
 [methods.neggrad_plus]
 beta = [0.05, 0.1]             # a list is a small parameter grid: one run per value
@@ -50,7 +53,7 @@ from unlearnkit.runs.experiment import ExperimentConfig, RunPlan, plan_run
 from unlearnkit.training.recipe import Recipe
 
 TOP_KEYS = ("datasets", "models", "forget", "seeds", "metrics", "retain_fraction", "data_dir", "device", "recipe",
-            "model_args", "methods")
+            "model_args", "data_options", "methods")
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,7 @@ class Grid:
     recipe: str | None = None
     recipe_overrides: dict[str, Any] = field(default_factory=dict)
     model_args: dict[str, Any] = field(default_factory=dict)
+    data_options: dict[str, Any] = field(default_factory=dict)
     source: str = "<grid>"
 
     def retain_fractions(self) -> list[float | None]:
@@ -110,7 +114,7 @@ class Grid:
                 self.datasets, self.models, self.forget, self.retain_fractions(), self.seeds):
             cfg = ExperimentConfig(dataset=dataset, model=model, forget=forget, seed=seed, recipe=self.recipe,
                                    recipe_overrides=dict(self.recipe_overrides), model_kwargs=dict(self.model_args),
-                                   data_dir=self.data_dir, device=self.device)
+                                   data_dir=self.data_dir, device=self.device, data_options=dict(self.data_options))
             for method, grids in self.methods.items():
                 for params in expand_tables(grids):
                     out.append(RunSpec(cfg, method, params, tuple(self.metrics) if self.metrics else None, fraction))
@@ -244,6 +248,11 @@ def grid_from_dict(raw: dict[str, Any], *, source: str = "<grid>") -> Grid:
         problems.append("[model_args] must be a table")
         model_args = {}
 
+    data_options = raw.get("data_options", {})
+    if not isinstance(data_options, dict):
+        problems.append("[data_options] must be a table")
+        data_options = {}
+
     methods_table = raw.get("methods")
     methods: dict[str, dict[str, Any] | list[dict[str, Any]]] = {}
     if not isinstance(methods_table, dict) or not methods_table:
@@ -270,5 +279,6 @@ def grid_from_dict(raw: dict[str, Any], *, source: str = "<grid>") -> Grid:
         raise ConfigError(_problems(source, problems))
     return Grid(datasets=datasets, models=models, forget=forget, seeds=seeds, methods=methods, metrics=metrics,
                 retain_fraction=retain_fraction, data_dir=raw.get("data_dir"), device=raw.get("device", "cpu"),
-                recipe=recipe_name, recipe_overrides=overrides, model_args=model_args, source=source)
+                recipe=recipe_name, recipe_overrides=overrides, model_args=model_args, data_options=data_options,
+                source=source)
 

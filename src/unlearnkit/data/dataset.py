@@ -30,6 +30,12 @@ class Dataset:
         scale: divisor applied to raw values first (255 for 8-bit images).
         mean, std: per-channel (or per-feature) normalisation after scaling.
         test_note: how the test set was obtained (official split, or a seeded hold-out).
+        val_x, val_y, coarse_val_y: the validation slice V (``None`` when the dataset has none):
+            held-out samples of the training distribution, never trained on, disjoint from the test
+            set; made by the ``train_subset`` / ``val_size`` options (``unlearnkit.data.subsample``).
+        val_note: where V came from.
+        variant: the subsampling options that made this dataset from the loader's, e.g.
+            ``"train_subset=10000,subset_seed=0"``; empty for the dataset as loaded.
 
     Example:
         >>> import torch
@@ -53,6 +59,11 @@ class Dataset:
     std: Sequence[float] = (1.0,)
     test_note: str = "official test split"
     source: str = ""
+    val_x: torch.Tensor | None = None
+    val_y: torch.Tensor | None = None
+    coarse_val_y: torch.Tensor | None = None
+    val_note: str = ""
+    variant: str = ""
     _mean_t: torch.Tensor = field(init=False, repr=False)
     _std_t: torch.Tensor = field(init=False, repr=False)
 
@@ -79,6 +90,14 @@ class Dataset:
         if self.coarse_train_y is not None:
             self.coarse_train_y = torch.as_tensor(self.coarse_train_y, dtype=torch.int64)
             self.coarse_test_y = torch.as_tensor(self.coarse_test_y, dtype=torch.int64)
+        if (self.val_x is None) != (self.val_y is None):
+            raise DataError(f"{self.name}: the validation slice needs inputs and labels together")
+        if self.val_y is not None:
+            self.val_y = torch.as_tensor(self.val_y, dtype=torch.int64)
+            if len(self.val_x) != len(self.val_y) or tuple(self.val_x.shape[1:]) != tuple(self.train_x.shape[1:]):
+                raise DataError(f"{self.name}: validation inputs and labels differ in length or shape from the training set")
+            if (self.coarse_val_y is None) != (self.coarse_train_y is None):
+                raise DataError(f"{self.name}: coarse labels need the validation slice's coarse labels too")
         channel_shape = (-1,) + (1,) * (self.train_x.dim() - 2)
         self._mean_t = torch.tensor(self.mean, dtype=torch.float32).reshape(channel_shape)
         self._std_t = torch.tensor(self.std, dtype=torch.float32).reshape(channel_shape)
@@ -87,12 +106,36 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    @property
+    def has_val(self) -> bool:
+        """Whether the dataset carries a validation slice V."""
+        return self.val_y is not None and len(self.val_y) > 0
+
+    def restricted(self, train_index: torch.Tensor, val_index: torch.Tensor, *, val_note: str,
+                   variant: str) -> "Dataset":
+        """A copy training on ``train_index`` only, with V = the training samples at ``val_index``."""
+        coarse = self.coarse_train_y
+        return Dataset(
+            name=self.name, train_x=self.train_x[train_index], train_y=self.train_y[train_index],
+            test_x=self.test_x, test_y=self.test_y, classes=list(self.classes),
+            coarse_train_y=None if coarse is None else coarse[train_index], coarse_test_y=self.coarse_test_y,
+            coarse_classes=self.coarse_classes, scale=self.scale, mean=self.mean, std=self.std,
+            test_note=self.test_note, source=self.source,
+            val_x=self.train_x[val_index] if len(val_index) else None,
+            val_y=self.train_y[val_index] if len(val_index) else None,
+            coarse_val_y=None if coarse is None or not len(val_index) else coarse[val_index],
+            val_note=val_note, variant=variant,
+        )
+
     def fingerprint(self) -> str:
         """SHA-256 (16 hex digits) of the inputs and labels: tells apart two ``csv`` files, say."""
         cached = self.__dict__.get("_fingerprint")
         if cached is None:
             h = hashlib.sha256(self.name.encode())
-            for t in (self.train_x, self.train_y, self.test_x, self.test_y):
+            parts = [self.train_x, self.train_y, self.test_x, self.test_y]
+            if self.val_y is not None:
+                parts += [self.val_x, self.val_y]
+            for t in parts:
                 h.update(str(tuple(t.shape)).encode())
                 h.update(t.contiguous().numpy().tobytes())
             cached = self.__dict__["_fingerprint"] = h.hexdigest()[:16]
@@ -115,12 +158,12 @@ class Dataset:
         return (x - self._mean_t) / self._std_t
 
     def labels(self, part: str, label_set: str = "fine") -> torch.Tensor:
-        """All labels of ``part``; ``label_set="coarse"`` gives the super-class labels."""
+        """All labels of ``part`` (``"train"``, ``"test"`` or ``"val"``); ``label_set="coarse"`` gives the super-classes."""
         if label_set == "coarse":
             if self.coarse_train_y is None:
                 raise DataError(f"Dataset {self.name!r} has no coarse labels, so sub-class forgetting is not available.")
-            return self.coarse_train_y if part == "train" else self.coarse_test_y
-        return self.train_y if part == "train" else self.test_y
+            return {"train": self.coarse_train_y, "test": self.coarse_test_y, "val": self.coarse_val_y}[part]
+        return {"train": self.train_y, "test": self.test_y, "val": self.val_y}[part]
 
     def class_names(self, label_set: str = "fine") -> list[str]:
         return list(self.coarse_classes) if label_set == "coarse" else list(self.classes)
@@ -130,7 +173,9 @@ class Dataset:
             return self.train_x
         if part == "test":
             return self.test_x
-        raise ValueError(f"part must be 'train' or 'test', got {part!r}")
+        if part == "val" and self.val_x is not None:
+            return self.val_x
+        raise ValueError(f"part must be 'train', 'test' or 'val' (when the dataset has V), got {part!r}")
 
 
 class Subset:
@@ -215,8 +260,8 @@ def relabelled_union(forget: Subset, forget_labels: torch.Tensor, retain: Subset
     a, b = forget.dataset, retain.dataset
     if (a.scale, tuple(a.mean), tuple(a.std)) != (b.scale, tuple(b.mean), tuple(b.std)):
         raise ValueError("the forget and retain sets must come from the same dataset (same normalisation)")
-    raw_f = (a.train_x if forget.part == "train" else a.test_x)[forget.indices]
-    raw_r = (b.train_x if retain.part == "train" else b.test_x)[retain.indices]
+    raw_f = a._raw(forget.part)[forget.indices]
+    raw_r = b._raw(retain.part)[retain.indices]
     raw = torch.cat([raw_f, raw_r.to(raw_f.dtype)])
     second = retain.labels if retain_labels is None else retain_labels.to(torch.int64).cpu()
     labels = torch.cat([forget_labels.to(torch.int64).cpu(), second])

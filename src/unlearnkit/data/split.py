@@ -14,7 +14,7 @@ from unlearnkit.data.forget import ForgetSpec
 from unlearnkit.errors import ConfigError
 from unlearnkit.seeding import numpy_rng
 
-SUBSET_NAMES = ("forget", "retain", "train", "test", "test_forget", "test_retain")
+SUBSET_NAMES = ("forget", "retain", "train", "test", "test_forget", "test_retain", "val", "val_forget")
 
 
 @dataclass(frozen=True, eq=False)
@@ -23,8 +23,11 @@ class Split:
 
     ``forget`` and ``retain`` are sorted train indices, disjoint and together covering the train
     set; ``test`` is every test index; in class and sub-class scenarios ``test_forget`` holds the
-    test samples of the forgotten classes and ``test_retain`` the rest. Two splits are equal when
-    their fingerprints are (same dataset, label set and forget indices).
+    test samples of the forgotten classes and ``test_retain`` the rest. When the dataset has a
+    validation slice V, ``val`` indexes all of it and ``val_forget`` is V_f of METRICS.md: the
+    samples of V whose (fine) class is one of D_f's, drawn (seeded, stratified) to D_f's class
+    proportions, at most |D_f| of them; both are ``None`` otherwise. Two splits are equal when
+    their fingerprints are (same dataset variant, label set and forget indices).
     """
 
     dataset: Dataset
@@ -37,6 +40,8 @@ class Split:
     test_forget: torch.Tensor | None
     test_retain: torch.Tensor | None
     fingerprint: str
+    val: torch.Tensor | None = None
+    val_forget: torch.Tensor | None = None
 
     @property
     def kind(self) -> str:
@@ -60,8 +65,13 @@ class Split:
         else:
             idx = getattr(self, name)
         if idx is None:
+            if name.startswith("val"):
+                raise ConfigError(
+                    f"Subset {name!r} needs a validation slice, which dataset {self.dataset.name!r} has not: load it "
+                    "with the option train_subset=N or val_size=N (--data-option val_size=N)."
+                )
             raise ConfigError(f"Subset {name!r} exists only in class and sub-class scenarios, not {self.kind!r}.")
-        part = "test" if name.startswith("test") else "train"
+        part = "test" if name.startswith("test") else "val" if name.startswith("val") else "train"
         return Subset(self.dataset, part, idx, self.label_set)
 
     def describe(self) -> dict:
@@ -79,6 +89,12 @@ class Split:
         if self.test_forget is not None:
             out["n_test_forget"] = len(self.test_forget)
             out["n_test_retain"] = len(self.test_retain)
+        if self.dataset.variant:
+            out["variant"] = self.dataset.variant
+        if self.val is not None:
+            out["n_val"] = len(self.val)
+            out["n_val_forget"] = len(self.val_forget)
+            out["val_note"] = self.dataset.val_note
         return out
 
     def __eq__(self, other: object) -> bool:
@@ -140,6 +156,10 @@ def make_split(dataset: Dataset, spec: str | ForgetSpec, *, seed: int = 0) -> Sp
             f"({n_train} samples); nothing would remain to retrain on."
         )
     retain = np.setdiff1d(np.arange(n_train), forget)
+    val = val_forget = None
+    if dataset.has_val:
+        val = torch.arange(len(dataset.val_y))
+        val_forget = torch.from_numpy(draw_val_forget(dataset.train_y.numpy()[forget], dataset.val_y.numpy(), seed))
     return Split(
         dataset=dataset,
         spec=spec,
@@ -151,7 +171,36 @@ def make_split(dataset: Dataset, spec: str | ForgetSpec, *, seed: int = 0) -> Sp
         test_forget=test_forget,
         test_retain=test_retain,
         fingerprint=_fingerprint(dataset, label_set, forget),
+        val=val,
+        val_forget=val_forget,
     )
+
+
+def draw_val_forget(forget_labels: np.ndarray, val_labels: np.ndarray, seed: int) -> np.ndarray:
+    """V_f: positions in V of samples of D_f's classes, drawn (seeded) to D_f's class proportions.
+
+    The size m is the largest at most |D_f| for which every class's share, ``round(m · n_c / |D_f|)``
+    by largest remainder, is available in V; a class of D_f absent from V leaves V_f empty.
+
+    Example:
+        >>> draw_val_forget(np.array([0, 0, 1, 1]), np.array([0, 0, 0, 1, 1, 2]), seed=0).tolist()
+        [0, 1, 3, 4]
+    """
+    classes, counts = np.unique(forget_labels, return_counts=True)
+    available = np.array([(val_labels == c).sum() for c in classes])
+    if (available == 0).any():
+        return np.empty(0, dtype=np.int64)
+    n_f = len(forget_labels)
+    m = min(n_f, int(np.floor((available * n_f / counts).min())))
+    quota = counts * (m / n_f)
+    take = np.floor(quota).astype(int)
+    order = np.argsort(-(quota - take), kind="stable")
+    for i in order[: m - int(take.sum())]:
+        take[i] += 1
+    take = np.minimum(take, available)
+    rng = numpy_rng(seed, "val_forget")
+    picked = [rng.choice(np.flatnonzero(val_labels == c), size=t, replace=False) for c, t in zip(classes, take) if t]
+    return np.sort(np.concatenate(picked)) if picked else np.empty(0, dtype=np.int64)
 
 
 def _draw_random(y: np.ndarray, spec: ForgetSpec, seed: int) -> np.ndarray:
@@ -236,5 +285,7 @@ def _read_indices(path: str, n_train: int) -> np.ndarray:
 def _fingerprint(dataset: Dataset, label_set: str, forget: np.ndarray) -> str:
     h = hashlib.sha256()
     h.update(f"{dataset.name}|{label_set}|{len(dataset.train_y)}|{len(dataset.test_y)}|".encode())
+    if dataset.variant:
+        h.update(f"{dataset.variant}|{dataset.fingerprint()}|".encode())
     h.update(np.ascontiguousarray(forget, dtype="<i8").tobytes())
     return h.hexdigest()[:16]

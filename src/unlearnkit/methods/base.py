@@ -142,6 +142,8 @@ class UnlearnResult:
         params: the resolved hyper-parameters.
         log: what the method recorded (losses, mask sparsity, data sizes seen).
         estimator: the method object after the run, holding learned state (``mask_``...).
+        cpu_s: process CPU seconds of the method alone (all threads), the cost measure that two
+            jobs sharing the cores change least.
     """
 
     model: nn.Module
@@ -150,6 +152,7 @@ class UnlearnResult:
     params: dict[str, Any]
     log: dict[str, Any] = field(default_factory=dict)
     estimator: Method | None = None
+    cpu_s: float | None = None
 
 
 

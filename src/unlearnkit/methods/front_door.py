@@ -101,16 +101,17 @@ def unlearn(
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     extra = {"holdout": detach_subset(split.subset(split.test_star_name))} if est.uses_holdout else {}
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     out = est.run(work, forget=forget, retain=retain, generator=gen, device=dev, **extra)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
-    runtime = time.perf_counter() - start
+    runtime, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     if out is model:
         raise RuntimeError(f"{name} returned the caller's model object; methods must work on the copy")
     log = dict(getattr(est, "log_", {}) or {})
     log.update(access=est.access.value, n_forget=len(forget), n_retain_seen=0 if retain is None else len(retain))
-    return UnlearnResult(model=out.eval(), runtime_s=runtime, method=name, params=est.get_params(), log=log, estimator=est)
+    return UnlearnResult(model=out.eval(), runtime_s=runtime, method=name, params=est.get_params(), log=log,
+                         estimator=est, cpu_s=cpu)
 
 
 def _retain_for(est: Method, split: Split, retain_fraction: float | None, seed: int) -> Subset | None:

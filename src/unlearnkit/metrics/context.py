@@ -24,8 +24,8 @@ from unlearnkit.training.loop import resolve_device
 EVAL_BATCH_SIZE = 256
 
 #: Context set name -> split subset name (``test_star`` is resolved through ``split.test_star_name``).
-SET_NAMES = ("forget", "retain", "test_star", "test_forget")
-SET_SYMBOLS = {"forget": "D_f", "retain": "D_r", "test_star": "D_t*", "test_forget": "D_t,f"}
+SET_NAMES = ("forget", "retain", "test_star", "test_forget", "val_forget")
+SET_SYMBOLS = {"forget": "D_f", "retain": "D_r", "test_star": "D_t*", "test_forget": "D_t,f", "val_forget": "V_f"}
 
 
 # ------------------------------------------------------------------------------------- logits
@@ -121,6 +121,7 @@ class EvalContext:
         device, batch_size: how to run the model.
         golden: the golden model (an ``nn.Module`` or its own ``EvalContext``), or ``None``.
         runtime_s: the model's runtime, reported as ``runtime_s``.
+        cpu_s: the process CPU seconds of that run, reported as ``cpu_s``.
         mia_members: ``"random"`` or ``"first"``, the SVC attack's member choice.
         no_golden_reason: the absent-reason used when a metric needs the golden model and there is none.
     """
@@ -135,6 +136,7 @@ class EvalContext:
         batch_size: int = EVAL_BATCH_SIZE,
         golden: "nn.Module | EvalContext | None" = None,
         runtime_s: float | None = None,
+        cpu_s: float | None = None,
         mia_members: str = "random",
         no_golden_reason: str = "needs the golden model itself (golden_model= / reference= an nn.Module)",
     ):
@@ -148,6 +150,7 @@ class EvalContext:
         self.device = resolve_device(device)
         self.batch_size = batch_size
         self.runtime_s = _check_runtime(runtime_s, "runtime_s")
+        self.cpu_s = _check_runtime(cpu_s, "cpu_s")
         self.mia_members = mia_members
         self.no_golden_reason = no_golden_reason
         if golden is not None and not isinstance(golden, (nn.Module, EvalContext)):
@@ -169,6 +172,12 @@ class EvalContext:
         if name in self._logits or name in self._missing:
             return
         sub_name = self._subset_name(name)
+        if sub_name == "val_forget" and getattr(self.split, "val_forget", None) is None:
+            self._missing[name] = (
+                "needs a validation slice V, which this split's dataset has not (dataset option train_subset=N or "
+                "val_size=N, --data-option val_size=N)"
+            )
+            return
         if sub_name in ("test_forget", "test_retain") and getattr(self.split, sub_name) is None:
             symbol = "D_t,f" if sub_name == "test_forget" else "D_t,r"
             self._missing[name] = f"{symbol} exists only in class and sub-class scenarios; this split is {self.split.kind!r}"

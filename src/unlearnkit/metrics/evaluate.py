@@ -13,11 +13,8 @@ from torch import nn
 from unlearnkit.errors import ConfigError
 from unlearnkit.metrics import mia
 from unlearnkit.metrics.cards import HEADLINE, METRICS, SCENARIOS, MetricAbsent, MetricEntry
+from unlearnkit.metrics.heldout import Estimate
 from unlearnkit.metrics.report import ROWS, Report, Scores
-
-#: Context set name -> split subset name (``test_star`` is resolved through ``split.test_star_name``).
-SET_NAMES = ("forget", "retain", "test_star", "test_forget")
-SET_SYMBOLS = {"forget": "D_f", "retain": "D_r", "test_star": "D_t*", "test_forget": "D_t,f"}
 
 from unlearnkit.metrics.context import EVAL_BATCH_SIZE, EvalContext, _check_runtime, _check_seed  # noqa: E402
 
@@ -54,6 +51,7 @@ def _model_level(names: Iterable[str]) -> tuple[str, ...]:
 def _score_context(ctx: EvalContext, names: Iterable[str]) -> Scores:
     values: dict[str, float] = {}
     absent: dict[str, str] = {}
+    intervals: dict[str, tuple[float, float]] = {}
     kind = getattr(ctx.split, "kind", None)
     for name in names:
         entry: MetricEntry = METRICS.get(name)
@@ -61,12 +59,16 @@ def _score_context(ctx: EvalContext, names: Iterable[str]) -> Scores:
             absent[name] = f"{name} is defined only in {' / '.join(entry.card.scenarios)} scenarios; this split is {kind!r}"
             continue
         try:
-            values[name] = float(entry.compute(ctx))
+            result = entry.compute(ctx)
         except MetricAbsent as e:
             absent[name] = e.reason
+            continue
+        values[name] = float(result)
+        if isinstance(result, Estimate):
+            intervals[name] = (result.low, result.high)
     return Scores(
         values=values, absent=absent, seed=ctx.seed, split_fingerprint=str(getattr(ctx.split, "fingerprint", "")),
-        mia_members=ctx.mia_members,
+        mia_members=ctx.mia_members, intervals=intervals,
     )
 
 
@@ -78,6 +80,7 @@ def score_model(
     seed: int = 0,
     golden_model: nn.Module | None = None,
     runtime_s: float | None = None,
+    cpu_s: float | None = None,
     device: str | torch.device = "cpu",
     batch_size: int = EVAL_BATCH_SIZE,
     mia_members: str = "random",
@@ -94,6 +97,7 @@ def score_model(
         seed: seed of the attacks and of the random model of ``zrf``.
         golden_model: needed by ``js_to_golden`` and ``weight_distance`` (absent without it).
         runtime_s: the model's runtime (its training time for a golden model).
+        cpu_s: the process CPU seconds of the same (``cpu_s``).
         device, batch_size: how to run the model.
         mia_members: ``"random"`` (seeded subset of D_r) or ``"first"`` for the SVC attacks.
 
@@ -107,7 +111,7 @@ def score_model(
     names = _model_level(resolve_metrics(metrics))
     ctx = EvalContext(
         model, split, seed=seed, device=device, batch_size=batch_size, golden=golden_model, runtime_s=runtime_s,
-        mia_members=mia_members,
+        cpu_s=cpu_s, mia_members=mia_members,
     )
     return _score_context(ctx, names)
 
@@ -130,7 +134,9 @@ def _from_scores(scores: Scores, names: tuple[str, ...], split, seed: int, mia_m
         for n in names
         if n not in values
     }
-    return Scores(values=values, absent=absent, seed=seed, split_fingerprint=fp, mia_members=mia_members)
+    intervals = {n: scores.intervals[n] for n in values if n in scores.intervals}
+    return Scores(values=values, absent=absent, seed=seed, split_fingerprint=fp, mia_members=mia_members,
+                  intervals=intervals)
 
 
 def evaluate(
@@ -143,6 +149,8 @@ def evaluate(
     seed: int = 0,
     runtime_s: float | None = None,
     reference_runtime_s: float | None = None,
+    cpu_s: float | None = None,
+    reference_cpu_s: float | None = None,
     device: str | torch.device = "cpu",
     batch_size: int = EVAL_BATCH_SIZE,
     mia_members: str = "random",
@@ -160,6 +168,8 @@ def evaluate(
         seed: seed of the attacks and of ``zrf``'s random model; the same seed gives the same numbers.
         runtime_s: wall seconds of the unlearning method (``UnlearnResult.runtime_s``).
         reference_runtime_s: the golden model's training time (overrides one stored in ``reference`` Scores).
+        cpu_s, reference_cpu_s: the same in process CPU seconds (``UnlearnResult.cpu_s``), for
+            ``cpu_s`` and ``cpu_speedup``, which two jobs sharing the cores change far less than wall time.
         device, batch_size: how to run the models.
         mia_members: ``"random"`` (seeded subset of D_r) or ``"first"``, members of the SVC attacks.
 
@@ -177,6 +187,8 @@ def evaluate(
     seed = _check_seed(seed)
     runtime_s = _check_runtime(runtime_s, "runtime_s")
     reference_runtime_s = _check_runtime(reference_runtime_s, "reference_runtime_s")
+    cpu_s = _check_runtime(cpu_s, "cpu_s")
+    reference_cpu_s = _check_runtime(reference_cpu_s, "reference_cpu_s")
     if mia_members not in mia.MEMBER_CHOICES:
         raise ConfigError(f"mia_members must be one of {', '.join(map(repr, mia.MEMBER_CHOICES))}; got {mia_members!r}.")
     common = dict(seed=seed, device=device, batch_size=batch_size, mia_members=mia_members)
@@ -185,7 +197,8 @@ def evaluate(
     golden_ctx: EvalContext | None = None
     golden_scores: Scores | None = None
     if isinstance(reference, nn.Module):
-        golden_ctx = EvalContext(reference, split, golden=None, runtime_s=reference_runtime_s, **common)
+        golden_ctx = EvalContext(reference, split, golden=None, runtime_s=reference_runtime_s, cpu_s=reference_cpu_s,
+                                 **common)
         golden_ctx._golden = golden_ctx
         golden_scores = _score_context(golden_ctx, model_names)
         no_golden = ""
@@ -193,20 +206,22 @@ def evaluate(
         no_golden = "needs a reference (golden) model: pass reference= an nn.Module"
     else:
         golden_scores = _from_scores(reference, model_names, split, seed, mia_members, "reference")
-        if reference_runtime_s is not None:
-            golden_scores.values["runtime_s"] = reference_runtime_s
-            golden_scores.absent.pop("runtime_s", None)
+        for name, given in (("runtime_s", reference_runtime_s), ("cpu_s", reference_cpu_s)):
+            if given is not None and name in model_names:
+                golden_scores.values[name] = given
+                golden_scores.absent.pop(name, None)
         no_golden = "needs the golden model itself; reference= was precomputed Scores, pass the nn.Module instead"
 
-    def score(m: nn.Module, rt: float | None) -> Scores:
-        ctx = EvalContext(m, split, golden=golden_ctx, runtime_s=rt, no_golden_reason=no_golden or "", **common)
+    def score(m: nn.Module, rt: float | None, cpu: float | None) -> Scores:
+        ctx = EvalContext(m, split, golden=golden_ctx, runtime_s=rt, cpu_s=cpu, no_golden_reason=no_golden or "",
+                          **common)
         return _score_context(ctx, model_names)
 
-    unlearned_scores = score(model, runtime_s)
+    unlearned_scores = score(model, runtime_s, cpu_s)
     if original is None:
         original_scores = None
     elif isinstance(original, nn.Module):
-        original_scores = score(original, None)
+        original_scores = score(original, None, None)
     else:
         original_scores = _from_scores(original, model_names, split, seed, mia_members, "original")
 
@@ -214,7 +229,10 @@ def evaluate(
     golden_values = dict(golden_scores.values) if golden_scores is not None else None
     rows: dict[str, dict[str, float]] = {}
     row_absent: dict[str, dict[str, str]] = {}
+    intervals: dict[str, dict[str, tuple[float, float]]] = {}
     for row, sc in zip(ROWS, (unlearned_scores, golden_scores, original_scores)):
+        if sc is not None:
+            intervals[row] = {n: iv for n, iv in sc.intervals.items() if n in names}
         vals: dict[str, float] = {}
         why: dict[str, str] = {}
         if sc is None:
@@ -242,6 +260,7 @@ def evaluate(
         gaps=gaps,
         absent=dict(row_absent["unlearned"]),
         row_absent=row_absent,
+        intervals=intervals,
         cards={n: METRICS.get(n).card for n in names},
         scenario=str(getattr(split, "kind", "")),
         split_fingerprint=str(getattr(split, "fingerprint", "")),

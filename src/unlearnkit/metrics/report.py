@@ -27,6 +27,7 @@ class Scores:
         seed: the seed of the attacks (must match the ``evaluate`` call it is used in).
         split_fingerprint: the split it was computed on.
         mia_members: ``"random"`` or ``"first"``, how the SVC attack chose its members.
+        intervals: metric name -> bootstrap 95% interval ``(low, high)``, for metrics that have one.
 
     Example:
         >>> s = Scores(values={"ua": 5.0}, absent={"ta_forget": "random scenario"}, seed=0, split_fingerprint="abc")
@@ -39,6 +40,7 @@ class Scores:
     seed: int = 0
     split_fingerprint: str = ""
     mia_members: str = "random"
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> float:
         if name in self.values:
@@ -57,6 +59,7 @@ class Scores:
             "seed": int(self.seed),
             "split_fingerprint": self.split_fingerprint,
             "mia_members": self.mia_members,
+            "intervals": {k: [float(lo), float(hi)] for k, (lo, hi) in self.intervals.items()},
         }
 
 
@@ -71,6 +74,8 @@ class Report:
         gaps: metric -> |unlearned − golden|, for metrics present in both rows.
         absent: metric -> reason, for the unlearned model's missing values (never reported as 0).
         row_absent: the same for every row.
+        intervals: row -> metric -> bootstrap 95% interval ``(low, high)``, for metrics that have one
+            (the golden-free ``heldout_*`` metrics).
         cards: metric -> ``MetricCard`` (definition, direction, unit).
         scenario, split_fingerprint, seed: what the numbers were computed on.
 
@@ -86,6 +91,7 @@ class Report:
     gaps: dict[str, float] = field(default_factory=dict)
     absent: dict[str, str] = field(default_factory=dict)
     row_absent: dict[str, dict[str, str]] = field(default_factory=dict)
+    intervals: dict[str, dict[str, tuple[float, float]]] = field(default_factory=dict)
     cards: dict[str, MetricCard] = field(default_factory=dict)
     scenario: str = ""
     split_fingerprint: str = ""
@@ -122,6 +128,7 @@ class Report:
             "gaps": {k: float(v) for k, v in self.gaps.items()},
             "absent": dict(self.absent),
             "row_absent": {r: dict(v) for r, v in self.row_absent.items()},
+            "intervals": {r: {k: [float(lo), float(hi)] for k, (lo, hi) in v.items()} for r, v in self.intervals.items()},
             "cards": {k: c.to_dict() for k, c in self.cards.items()},
             "scenario": self.scenario,
             "split_fingerprint": self.split_fingerprint,
@@ -131,18 +138,23 @@ class Report:
     def to_markdown(self, digits: int = 2) -> str:
         """A Markdown table (metric | unlearned | golden | original | gap | direction) and the cards."""
 
-        def fmt(x: float | None) -> str:
+        def num(x: float) -> str:
+            return f"{x:.{digits}f}" if math.isfinite(x) else str(x)
+
+        def fmt(x: float | None, row: str | None = None, metric: str | None = None) -> str:
             if x is None:
                 return "—"
-            return f"{x:.{digits}f}" if math.isfinite(x) else str(x)
+            iv = self.intervals.get(row, {}).get(metric) if row else None
+            return num(x) + (f" [{num(iv[0])}, {num(iv[1])}]" if iv else "")
 
         lines = ["| metric | unlearned | golden | original | \\|u−g\\| | direction |", "|---|---|---|---|---|---|"]
         for m in self.metrics:
             card = self.cards.get(m)
             unit = f" [{card.unit}]" if card is not None and card.unit else ""
             lines.append(
-                f"| {m}{unit} | {fmt(self.value(m))} | {fmt(self.value(m, 'golden'))} | "
-                f"{fmt(self.value(m, 'original'))} | {fmt(self.gaps.get(m))} | {card.direction_text if card else ''} |"
+                f"| {m}{unit} | {fmt(self.value(m), 'unlearned', m)} | {fmt(self.value(m, 'golden'), 'golden', m)} | "
+                f"{fmt(self.value(m, 'original'), 'original', m)} | {fmt(self.gaps.get(m))} | "
+                f"{card.direction_text if card else ''} |"
             )
         lines.append("")
         lines.extend(f"- {card}" for card in self.cards.values())

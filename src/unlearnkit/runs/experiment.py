@@ -93,6 +93,7 @@ class TrainedModel:
     key: str
     train_time_s: float
     cached: bool
+    train_cpu_s: float | None = None
 
 
 @dataclass
@@ -152,13 +153,16 @@ def trained_model(ws: Workspace, ctx: Context, kind: str, data: Subset, *, seed:
     if ws.models.has(key):
         record = ws.models.meta(key)
         model = ws.models.load_into(key, build(ctx, seed))
-        return TrainedModel(model, key, float(record["meta"].get("train_time_s", float("nan"))), cached=True)
+        cpu = record["meta"].get("train_cpu_s")
+        return TrainedModel(model, key, float(record["meta"].get("train_time_s", float("nan"))), cached=True,
+                            train_cpu_s=None if cpu is None else float(cpu))
     model = build(ctx, seed)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     train(model, data, ctx.recipe, seed=seed, device=ctx.config.device, description=f"{kind} model")
-    elapsed = time.perf_counter() - start
-    ws.models.put(spec, model, {"train_time_s": elapsed, "n_train": len(data), "version": unlearnkit.__version__})
-    return TrainedModel(model.to("cpu").eval(), key, elapsed, cached=False)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    ws.models.put(spec, model, {"train_time_s": elapsed, "train_cpu_s": cpu, "n_train": len(data),
+                                "version": unlearnkit.__version__})
+    return TrainedModel(model.to("cpu").eval(), key, elapsed, cached=False, train_cpu_s=cpu)
 
 
 def original_model(ws: Workspace, ctx: Context) -> TrainedModel:
@@ -189,10 +193,26 @@ def check_metrics(metrics: Sequence[str] | None) -> list[str]:
     return names
 
 
+def with_cpu_time(names: Sequence[str]) -> list[str]:
+    """``names`` with ``cpu_s`` after ``runtime_s`` and ``cpu_speedup`` after ``speedup`` when those are present."""
+    out: list[str] = []
+    for name in names:
+        if name not in out:
+            out.append(name)
+        twin = {"runtime_s": "cpu_s", "speedup": "cpu_speedup"}.get(name)
+        if twin and twin not in names:
+            out.append(twin)
+    return out
+
+
 def report_for(ws: Workspace, ctx: Context, model: nn.Module, runtime_s: float | None,
-               metrics: Sequence[str] | None = None) -> Report:
-    """Evaluate ``model`` against the (cached) golden and original models of ``ctx``."""
-    names = check_metrics(metrics)
+               metrics: Sequence[str] | None = None, cpu_s: float | None = None) -> Report:
+    """Evaluate ``model`` against the (cached) golden and original models of ``ctx``.
+
+    Wherever ``runtime_s`` / ``speedup`` are asked for, ``cpu_s`` / ``cpu_speedup`` come beside
+    them: every recorded run carries its process CPU seconds and the golden retrain's.
+    """
+    names = with_cpu_time(check_metrics(metrics))
     golden = golden_model(ws, ctx)
     original = original_model(ws, ctx)
     needs_golden_module = any(m in names for m in ("js_to_golden", "weight_distance"))
@@ -201,7 +221,7 @@ def report_for(ws: Workspace, ctx: Context, model: nn.Module, runtime_s: float |
         reference=golden.model if needs_golden_module else reference_scores(ws, ctx, golden, names),
         original=reference_scores(ws, ctx, original, names, golden),
         metrics=names, seed=ctx.config.seed, runtime_s=runtime_s, reference_runtime_s=golden.train_time_s,
-        device=ctx.config.device,
+        cpu_s=cpu_s, reference_cpu_s=golden.train_cpu_s, device=ctx.config.device,
     )
 
 
@@ -252,7 +272,7 @@ def execute_plan(ws: Workspace, plan: RunPlan) -> RunOutcome:
     try:
         result = unlearn(original.model, ctx.split, est, seed=cfg.seed, device=cfg.device,
                          retain_fraction=plan.retain_fraction)
-        report = report_for(ws, ctx, result.model, result.runtime_s, plan.metrics)
+        report = report_for(ws, ctx, result.model, result.runtime_s, plan.metrics, cpu_s=result.cpu_s)
         key = ws.models.put({"kind": "unlearned", "run": run_id}, result.model,
                             {"method": result.method, "params": result.params, "log": result.log})
         ws.runs.finish(run_id, metrics=report.to_dict(), runtime_s=result.runtime_s, unlearned_key=key)
@@ -292,7 +312,8 @@ def evaluate_run(ws: Workspace, run_id: str, *, metrics: Sequence[str] | None = 
             raise ConfigError(f"Run {run_id} was made with --{fld} {getattr(cfg, fld)!r}, not {value!r}.")
     ctx = load_context(cfg)
     model = ws.models.load_into(row["unlearned_key"], build(ctx))
-    return report_for(ws, ctx, model, row["runtime_s"], names), row
+    cpu = ((row.get("metrics") or {}).get("rows", {}).get("unlearned", {})).get("cpu_s")
+    return report_for(ws, ctx, model, row["runtime_s"], names, cpu_s=cpu), row
 
 
 def evaluate_original(ws: Workspace, cfg: ExperimentConfig, *, metrics: Sequence[str] | None = None) -> Report:
