@@ -142,8 +142,9 @@ def _unlearn(args) -> int:
         params = {**read_preset(args.preset, args.method), **params}
     cfg = _config(args, args.forget)
     ws = _workspace(args)
+    calibration = {"calibrate": args.calibrate, "calibrate_every": args.calibrate_every} if args.calibrate else None
     o = run_unlearning(ws, cfg, args.method, params, metrics=_metric_names(args.metrics),
-                       retain_fraction=args.retain_fraction)
+                       retain_fraction=args.retain_fraction, calibration=calibration)
     if args.json:
         _emit_json({"run_id": o.run_id, "config": o.config, "report": o.report.to_dict()})
         return 0

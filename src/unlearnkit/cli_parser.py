@@ -55,6 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("params", nargs="*", metavar="KEY=VALUE", help="method parameters, e.g. lr=0.01 epochs=3")
     p.add_argument("--metrics", help="comma-separated metric names; default the headline metrics")
     p.add_argument("--retain-fraction", type=float, help="give the method only this fraction of D_r")
+    p.add_argument("--calibrate", metavar="KIND", help="heldout: end a loop method where D_f looks most like the "
+                   "validation slice V (needs --data-option train_subset=N or val_size=N)")
+    p.add_argument("--calibrate-every", type=int, metavar="K", help="with --calibrate: check every K steps "
+                   "(default 8 checks per epoch)")
     p.add_argument("--preset", metavar="FILE", help="method parameters from a preset file (unlearnkit tune --preset-out); "
                    "KEY=VALUE parameters override it")
     p.add_argument("--json", action="store_true")

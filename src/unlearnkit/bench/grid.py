@@ -18,6 +18,9 @@ epochs = 6
 [model_args]                   # optional: architecture arguments
 channels = 32
 
+calibrate = "heldout"          # optional: calibrate every (loop) method on the validation slice V;
+                               # also calibrate_every and calibrate_patience (unlearnkit.unlearn)
+
 [data_options]                 # optional: dataset options, e.g. a training subset and its validation slice V
 train_subset = 10000
 
@@ -53,7 +56,8 @@ from unlearnkit.runs.experiment import ExperimentConfig, RunPlan, plan_run
 from unlearnkit.training.recipe import Recipe
 
 TOP_KEYS = ("datasets", "models", "forget", "seeds", "metrics", "retain_fraction", "data_dir", "device", "recipe",
-            "model_args", "data_options", "methods")
+            "model_args", "data_options", "calibrate", "calibrate_every", "calibrate_patience", "methods")
+CALIBRATION_KEYS = ("calibrate", "calibrate_every", "calibrate_patience")
 
 
 @dataclass(frozen=True)
@@ -65,16 +69,18 @@ class RunSpec:
     params: dict[str, Any]
     metrics: tuple[str, ...] | None
     retain_fraction: float | None
+    calibration: dict[str, Any] | None = None
 
     def plan(self) -> RunPlan:
         return plan_run(self.config, self.method, self.params, metrics=self.metrics,
-                        retain_fraction=self.retain_fraction)
+                        retain_fraction=self.retain_fraction, calibration=self.calibration)
 
     def label(self) -> str:
         params = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
         c = self.config
         budget = f"/retain{self.retain_fraction:g}" if self.retain_fraction is not None else ""
-        head = f"{c.dataset}/{c.model}/{c.forget}{budget}/seed{c.seed}/{self.method}"
+        cal = f"+{self.calibration['calibrate']}" if self.calibration else ""
+        head = f"{c.dataset}/{c.model}/{c.forget}{budget}/seed{c.seed}/{self.method}{cal}"
         return head + (f"[{params}]" if params else "")
 
 
@@ -99,6 +105,7 @@ class Grid:
     recipe_overrides: dict[str, Any] = field(default_factory=dict)
     model_args: dict[str, Any] = field(default_factory=dict)
     data_options: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, Any] | None = None
     source: str = "<grid>"
 
     def retain_fractions(self) -> list[float | None]:
@@ -117,7 +124,8 @@ class Grid:
                                    data_dir=self.data_dir, device=self.device, data_options=dict(self.data_options))
             for method, grids in self.methods.items():
                 for params in expand_tables(grids):
-                    out.append(RunSpec(cfg, method, params, tuple(self.metrics) if self.metrics else None, fraction))
+                    out.append(RunSpec(cfg, method, params, tuple(self.metrics) if self.metrics else None, fraction,
+                                       dict(self.calibration) if self.calibration else None))
         return out
 
     def plans(self) -> list[tuple[RunSpec, RunPlan]]:
@@ -272,6 +280,10 @@ def grid_from_dict(raw: dict[str, Any], *, source: str = "<grid>") -> Grid:
                     problems.append(f"unknown parameter {key!r} for method {name!r} (valid: {', '.join(valid)})")
             methods[name] = params
 
+    calibration = {k: raw[k] for k in CALIBRATION_KEYS if k in raw} or None
+    if calibration and "calibrate" not in calibration:
+        problems.append("'calibrate_every' and 'calibrate_patience' need 'calibrate' (e.g. calibrate = \"heldout\")")
+
     retain_fraction = raw.get("retain_fraction")
     if retain_fraction is not None:
         problems += _check_retain_fraction(retain_fraction)
@@ -280,5 +292,5 @@ def grid_from_dict(raw: dict[str, Any], *, source: str = "<grid>") -> Grid:
     return Grid(datasets=datasets, models=models, forget=forget, seeds=seeds, methods=methods, metrics=metrics,
                 retain_fraction=retain_fraction, data_dir=raw.get("data_dir"), device=raw.get("device", "cpu"),
                 recipe=recipe_name, recipe_overrides=overrides, model_args=model_args, data_options=data_options,
-                source=source)
+                calibration=calibration, source=source)
 

@@ -39,8 +39,11 @@ class Method:
     """
 
     access: Access = Access.FULL_RETAIN
-    #: When True, ``run`` also receives ``holdout``: the split's D_t* (never its forget part).
+    #: When True, ``run`` also receives ``holdout``: held-out non-members (the validation slice V,
+    #: or D_t* when the split has none; never a forget sample).
     uses_holdout: bool = False
+    #: Whether the method trains through ``run_loop``, so ``unlearn(..., calibrate="heldout")`` applies.
+    calibratable: bool = False
     _parameter_constraints: dict = {}
 
     def get_params(self) -> dict[str, Any]:
@@ -87,6 +90,7 @@ class LoopMethod(Method):
     """
 
     streams: tuple[str, ...] = ("retain",)
+    calibratable = True
 
     def loss(self, model: nn.Module, batches: Mapping[str, Batch]) -> torch.Tensor:
         raise TypeError(f"{type(self).__name__} must implement loss()")

@@ -14,9 +14,10 @@ from unlearnkit.data.dataset import Subset, detach_subset
 from unlearnkit.data.split import Split
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.base import Access, Method, UnlearnResult
+from unlearnkit.methods.calibration import CalibrationStop, HeldoutCalibration, calibration_sets, check_calibration
 from unlearnkit.methods.registry import METHODS
 from unlearnkit.seeding import torch_generator
-from unlearnkit.training.loop import resolve_device
+from unlearnkit.training.loop import observe_steps, resolve_device
 
 _RHO = Interval(float, 0, 1, closed="right")
 
@@ -59,6 +60,9 @@ def unlearn(
     seed: int = 0,
     device: str | torch.device = "cpu",
     retain_fraction: float | None = None,
+    calibrate: str | None = None,
+    calibrate_every: int | None = None,
+    calibrate_patience: int | None = 4,
     **params: Any,
 ) -> UnlearnResult:
     """Make a copy of ``model`` forget ``split.forget``; the input model is never changed.
@@ -66,8 +70,13 @@ def unlearn(
     The method sees only what its ``access`` allows: forget-only methods get ``retain=None``;
     partial-retain methods get a seeded fraction of the retain set (``retain_fraction``, default
     the method's ``rho``); full-retain methods get all of it unless ``retain_fraction`` is given.
-    Methods with ``uses_holdout`` also get D_t* as ``holdout``. Subsets are detached copies, so a
-    method cannot reach samples it was not given.
+    Methods with ``uses_holdout`` also get held-out non-members as ``holdout``: the validation
+    slice V when the split has one, else D_t* (the run log says which). No other method sees V or
+    D_t. Subsets are detached copies, so a method cannot reach samples it was not given.
+
+    ``calibrate="heldout"`` (loop methods, splits with a validation slice) ends the method at the
+    state where D_f looks most like unseen data, judged on D_f and V only
+    (``unlearnkit.methods.calibration``); the method itself still never sees V.
 
     Args:
         model: the trained (original) model.
@@ -76,6 +85,9 @@ def unlearn(
         seed: seeds every random choice of the method.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         retain_fraction: run under a budget of this fraction of the retain set.
+        calibrate: ``None`` or ``"heldout"``.
+        calibrate_every: check every this many steps of each training loop (default: 8 checks per epoch).
+        calibrate_patience: stop training after this many checks without improvement (``None``: never).
         **params: the method's hyper-parameters.
 
     Returns:
@@ -93,6 +105,7 @@ def unlearn(
     name = method_name(est)
     if retain_fraction is not None and not _RHO.accepts(retain_fraction):
         raise ConfigError(f"The 'retain_fraction' parameter of unlearn must be {_RHO.description}. Got {retain_fraction!r} instead.")
+    check_calibration(est, split, calibrate, calibrate_every, calibrate_patience)
     dev = resolve_device(device)
     gen = torch_generator(seed, "unlearn", name)
     forget = detach_subset(split.subset("forget"))
@@ -100,9 +113,15 @@ def unlearn(
     work = copy.deepcopy(model).to(dev)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
-    extra = {"holdout": detach_subset(split.subset(split.test_star_name))} if est.uses_holdout else {}
+    extra, holdout_note = _holdout_for(est, split)
+    calibration = (HeldoutCalibration(calibration_sets(split, seed), every=calibrate_every, patience=calibrate_patience,
+                                      device=dev) if calibrate else None)
     start, cpu_start = time.perf_counter(), time.process_time()
-    out = est.run(work, forget=forget, retain=retain, generator=gen, device=dev, **extra)
+    if calibration is None:
+        out = est.run(work, forget=forget, retain=retain, generator=gen, device=dev, **extra)
+    else:
+        out, calibration_log = _run_calibrated(est, calibration, work, forget=forget, retain=retain, generator=gen,
+                                               device=dev, **extra)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
     runtime, cpu = time.perf_counter() - start, time.process_time() - cpu_start
@@ -110,8 +129,37 @@ def unlearn(
         raise RuntimeError(f"{name} returned the caller's model object; methods must work on the copy")
     log = dict(getattr(est, "log_", {}) or {})
     log.update(access=est.access.value, n_forget=len(forget), n_retain_seen=0 if retain is None else len(retain))
+    if holdout_note:
+        log["holdout"] = holdout_note
+    if calibration is not None:
+        log["calibration"] = calibration_log
     return UnlearnResult(model=out.eval(), runtime_s=runtime, method=name, params=est.get_params(), log=log,
                          estimator=est, cpu_s=cpu)
+
+
+def _holdout_for(est: Method, split: Split) -> tuple[dict[str, Subset], str]:
+    """The ``holdout`` keyword of methods that declare ``uses_holdout``, and what it is."""
+    if not est.uses_holdout:
+        return {}, ""
+    if getattr(split, "val", None) is not None:
+        return {"holdout": detach_subset(split.subset("val"))}, f"the validation slice V ({len(split.val)} samples)"
+    name = split.test_star_name
+    return ({"holdout": detach_subset(split.subset(name))},
+            f"no validation slice: D_t* ({name}) stood in for held-out data")
+
+
+def _run_calibrated(est: Method, calibration: HeldoutCalibration, work: nn.Module, **kwargs) -> tuple[nn.Module, dict]:
+    """Run ``est`` under the calibration observer and hand back its best state."""
+    calibration.begin(work)
+    stopped = ""
+    with observe_steps(calibration):
+        try:
+            out = est.run(work, **kwargs)
+        except CalibrationStop as stop:
+            out, stopped = work, str(stop)
+    log = calibration.end(out)
+    log["stopped_early"] = stopped
+    return out, log
 
 
 def _retain_for(est: Method, split: Split, retain_fraction: float | None, seed: int) -> Subset | None:

@@ -51,8 +51,8 @@ class LTU(LoopMethod):
 
     The guides (``MembershipGuides``, K attackers) are refit at the start of every epoch on the
     current model, with members = D̂_r and non-members = the held-out set the front door gives
-    (D_t*: our splits have no validation slice, so the guides see the test set's outputs, never
-    its labels; ``log_["guide_nonmembers"]`` says so). Ablations: ``meta=False`` evaluates the same
+    (the validation slice V when the split has one; else D_t*, whose outputs, never its labels,
+    the guides then see; the run log's ``holdout`` says which). Ablations: ``meta=False`` evaluates the same
     losses at θ instead of θ' (plain joint training on D̂_r and D_f with the same MI term);
     ``harmonize=False`` applies g_r + g_f unprojected. The log counts conflicting steps.
 
@@ -103,7 +103,7 @@ class LTU(LoopMethod):
         for key in ("rem_loss", "mi_loss"):
             stats[key] = [total / n for total, n in zip(stats[key], steps)]
         # run_loop's epoch_loss is the surrogate's value, meaningless; the real losses replace it
-        self.log_ = {**stats, "guide_nonmembers": "D_t* (the split has no validation slice)"}
+        self.log_ = stats
         return model
 
     def recipe(self):

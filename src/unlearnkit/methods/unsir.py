@@ -128,6 +128,7 @@ class UNSIR(Method):
     """
 
     access = Access.FULL_RETAIN
+    calibratable = True
     _parameter_constraints = {
         "noise_steps": Interval(int, 0, None, closed="left"),
         "noise_lr": Interval(float, 0, None, closed="neither"),

@@ -82,29 +82,41 @@ def _interval(samples: np.ndarray) -> tuple[float, float]:
     return float(lo), float(hi)
 
 
-def auc_lower_is_member(loss_f: np.ndarray, loss_v: np.ndarray, *, seed: int, n_boot: int = N_BOOTSTRAP) -> Estimate:
-    """Mann–Whitney AUC P(loss_f < loss_v) + ½·P(equal) over all pairs, with its bootstrap interval.
+class _PairwiseAUC:
+    """P(loss_f < loss_v) + ½·P(equal) for multiplicity weights of both sets, in O(|V_f| + |D_f|) each.
 
-    Each resample's AUC is computed in O(|V_f| + |D_f|) from counts over the sorted V_f losses.
+    The V_f losses are sorted once; every D_f loss's position among them is found once.
     """
-    loss_f = np.asarray(loss_f, dtype=np.float64)
-    loss_v = np.asarray(loss_v, dtype=np.float64)
-    n_f, n_v = len(loss_f), len(loss_v)
-    order = np.argsort(loss_v, kind="stable")
-    sorted_v = loss_v[order]
-    left = np.searchsorted(sorted_v, loss_f, side="left")
-    right = np.searchsorted(sorted_v, loss_f, side="right")
 
-    def auc(w_f: np.ndarray, w_v: np.ndarray) -> np.ndarray:
-        # w_f: (B, n_f) and w_v: (B, n_v) multiplicities; w_v in the order of sorted_v.
+    def __init__(self, loss_f: np.ndarray, loss_v: np.ndarray):
+        self.order = np.argsort(loss_v, kind="stable")
+        sorted_v = loss_v[self.order]
+        self.left = np.searchsorted(sorted_v, loss_f, side="left")
+        self.right = np.searchsorted(sorted_v, loss_f, side="right")
+
+    def __call__(self, w_f: np.ndarray, w_v: np.ndarray) -> np.ndarray:
+        # w_f: (B, n_f) and w_v: (B, n_v) multiplicities, w_v in the original order of loss_v.
+        w_v = w_v[:, self.order]
         cum = np.concatenate([np.zeros((w_v.shape[0], 1)), np.cumsum(w_v, axis=1)], axis=1)  # (B, n_v + 1)
-        greater = cum[:, -1:] - cum[:, right]  # (B, n_f): weight of V_f losses above each loss_f
-        equal = cum[:, right] - cum[:, left]
+        greater = cum[:, -1:] - cum[:, self.right]  # (B, n_f): weight of V_f losses above each loss_f
+        equal = cum[:, self.right] - cum[:, self.left]
         return ((greater + 0.5 * equal) * w_f).sum(axis=1) / (w_f.sum(axis=1) * cum[:, -1])
 
-    value = float(auc(np.ones((1, n_f)), np.ones((1, n_v)))[0])
+
+def mann_whitney_auc(loss_f, loss_v) -> float:
+    """P(loss_f < loss_v) + ½·P(equal) over all pairs (no interval)."""
+    loss_f, loss_v = np.asarray(loss_f, dtype=np.float64), np.asarray(loss_v, dtype=np.float64)
+    return float(_PairwiseAUC(loss_f, loss_v)(np.ones((1, len(loss_f))), np.ones((1, len(loss_v))))[0])
+
+
+def auc_lower_is_member(loss_f: np.ndarray, loss_v: np.ndarray, *, seed: int, n_boot: int = N_BOOTSTRAP) -> Estimate:
+    """Mann–Whitney AUC P(loss_f < loss_v) + ½·P(equal) over all pairs, with its bootstrap interval."""
+    loss_f = np.asarray(loss_f, dtype=np.float64)
+    loss_v = np.asarray(loss_v, dtype=np.float64)
+    auc = _PairwiseAUC(loss_f, loss_v)
+    value = float(auc(np.ones((1, len(loss_f))), np.ones((1, len(loss_v))))[0])
     rng = numpy_rng(seed, "heldout_auc")
-    boot = auc(_bootstrap_counts(n_f, rng, n_boot), _bootstrap_counts(n_v, rng, n_boot)[:, order])
+    boot = auc(_bootstrap_counts(len(loss_f), rng, n_boot), _bootstrap_counts(len(loss_v), rng, n_boot))
     return Estimate(value, *_interval(boot))
 
 

@@ -17,6 +17,7 @@ from unlearnkit.data import Split, load_dataset, make_split
 from unlearnkit.data.dataset import Dataset, Subset
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.base import UnlearnResult
+from unlearnkit.methods.calibration import check_calibration
 from unlearnkit.methods.front_door import make_method, method_name, unlearn
 from unlearnkit.metrics import HEADLINE, METRICS, Report, Scores, evaluate, score_model
 from unlearnkit.models import build_model
@@ -243,21 +244,29 @@ class RunPlan:
     retain_fraction: float | None
     config: dict[str, Any]
     config_hash: str
+    calibration: dict[str, Any] | None = None
 
 
 def plan_run(cfg: ExperimentConfig, method: str, params: dict[str, Any] | None = None, *,
-             metrics: Sequence[str] | None = None, retain_fraction: float | None = None) -> RunPlan:
+             metrics: Sequence[str] | None = None, retain_fraction: float | None = None,
+             calibration: dict[str, Any] | None = None) -> RunPlan:
     """Check every choice of a run (method, parameters, metrics, dataset, split, model) without training.
 
     The config hash identifies the run: a benchmark skips a run whose hash is already done.
+    ``calibration`` holds ``unlearn``'s ``calibrate``, ``calibrate_every`` and
+    ``calibrate_patience``; it enters the config (and its hash) only when given.
     """
     est = make_method(method, params)
     names = check_metrics(metrics)
     ctx = load_context(cfg)
     config = {**cfg.to_dict(), "method": method_name(est), "params": est.get_params(),
               "retain_fraction": retain_fraction, "metrics": names, "split": ctx.split.describe()}
+    if calibration:
+        calibration = {"calibrate": "heldout", "calibrate_every": None, "calibrate_patience": 4, **calibration}
+        check_calibration(est, ctx.split, **calibration)
+        config["calibration"] = calibration
     config_hash = hashlib.sha256(canonical_json(config).encode()).hexdigest()
-    return RunPlan(est, names, ctx, retain_fraction, config, config_hash)
+    return RunPlan(est, names, ctx, retain_fraction, config, config_hash, calibration or None)
 
 
 def execute_plan(ws: Workspace, plan: RunPlan) -> RunOutcome:
@@ -271,7 +280,7 @@ def execute_plan(ws: Workspace, plan: RunPlan) -> RunOutcome:
                            version=unlearnkit.__version__)
     try:
         result = unlearn(original.model, ctx.split, est, seed=cfg.seed, device=cfg.device,
-                         retain_fraction=plan.retain_fraction)
+                         retain_fraction=plan.retain_fraction, **(plan.calibration or {}))
         report = report_for(ws, ctx, result.model, result.runtime_s, plan.metrics, cpu_s=result.cpu_s)
         key = ws.models.put({"kind": "unlearned", "run": run_id}, result.model,
                             {"method": result.method, "params": result.params, "log": result.log})
@@ -283,9 +292,11 @@ def execute_plan(ws: Workspace, plan: RunPlan) -> RunOutcome:
 
 
 def run_unlearning(ws: Workspace, cfg: ExperimentConfig, method: str, params: dict[str, Any] | None = None, *,
-                   metrics: Sequence[str] | None = None, retain_fraction: float | None = None) -> RunOutcome:
+                   metrics: Sequence[str] | None = None, retain_fraction: float | None = None,
+                   calibration: dict[str, Any] | None = None) -> RunOutcome:
     """Plan (validate everything, train nothing) and then execute one run; see ``execute_plan``."""
-    return execute_plan(ws, plan_run(cfg, method, params, metrics=metrics, retain_fraction=retain_fraction))
+    return execute_plan(ws, plan_run(cfg, method, params, metrics=metrics, retain_fraction=retain_fraction,
+                                     calibration=calibration))
 
 
 def config_from_run(row: dict[str, Any]) -> ExperimentConfig:

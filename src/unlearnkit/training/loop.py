@@ -7,6 +7,9 @@ progress; callers supply only a loss over a dict of batches (one batch per named
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping
 
 import torch
@@ -25,6 +28,33 @@ TRAINING_CODE_VERSION = "1"
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 LossFn = Callable[[nn.Module, Mapping[str, Batch]], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Step:
+    """Where ``run_loop`` is: the optimiser step just taken (1-based within the epoch) of ``epoch``."""
+
+    epoch: int
+    step: int
+    steps_per_epoch: int
+
+
+StepObserver = Callable[[nn.Module, Step], None]
+_OBSERVER: contextvars.ContextVar[StepObserver | None] = contextvars.ContextVar("unlearnkit_step_observer", default=None)
+
+
+@contextlib.contextmanager
+def observe_steps(observer: StepObserver) -> Iterator[None]:
+    """Call ``observer(model, step)`` after every optimiser step of every ``run_loop`` in the block.
+
+    This is how the front door calibrates any method that trains through the one loop (several
+    loops in a row included) without the method knowing. An observer may raise to end training.
+    """
+    token = _OBSERVER.set(observer)
+    try:
+        yield
+    finally:
+        _OBSERVER.reset(token)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -119,6 +149,7 @@ def run_loop(
     primary = streams[names[0]]
     steps_per_epoch = -(-len(primary) // sizes[names[0]])
     cycles = {name: _Cycle(streams[name], sizes[name], generator) for name in names[1:]}
+    observer = _OBSERVER.get()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = make_optimizer(params, recipe)
     opt.zero_grad(set_to_none=True)
@@ -129,7 +160,7 @@ def run_loop(
             if epoch_hook is not None:
                 epoch_hook(epoch)
             total, count = 0.0, 0
-            for pos in shuffled_positions(len(primary), sizes[names[0]], generator):
+            for step, pos in enumerate(shuffled_positions(len(primary), sizes[names[0]], generator), start=1):
                 batches = {names[0]: _prepare(primary, pos, recipe, generator, dev)}
                 for name, cyc in cycles.items():
                     batches[name] = _prepare(streams[name], cyc.next_positions(), recipe, generator, dev)
@@ -144,6 +175,9 @@ def run_loop(
                 total += float(loss.detach()) * len(pos)
                 count += len(pos)
                 advance(1)
+                if observer is not None:
+                    observer(model, Step(epoch, step, steps_per_epoch))
+                    model.train(train_mode)
             history.append(total / max(count, 1))
     return history
 
