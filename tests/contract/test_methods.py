@@ -22,6 +22,16 @@ def fast_params(name: str) -> dict:
     return {k: v for k, v in FAST.items() if k in init_params(METHODS.get(name))}
 
 
+@pytest.fixture
+def setting(request):
+    """``(original, class split)`` for the method under test: digits, or digits with a validation
+    slice V for the methods that need one (``needs_validation``)."""
+    name = request.node.callspec.params["name"]
+    if METHODS.get(name).needs_validation:
+        return request.getfixturevalue("val_original"), request.getfixturevalue("val_class_split")
+    return request.getfixturevalue("original"), request.getfixturevalue("class_split")
+
+
 def invalid_value(constraint):
     """A value the constraint must reject."""
     if isinstance(constraint, OptionalOf):
@@ -65,7 +75,8 @@ def test_rejects_bad_parameters(name):
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_leaves_input_model_unchanged_and_is_deterministic(name, original, class_split):
+def test_leaves_input_model_unchanged_and_is_deterministic(name, setting):
+    original, class_split = setting
     before = copy.deepcopy(original.state_dict())
     r1 = unlearn(original, class_split, name, seed=1, **fast_params(name))
     r2 = unlearn(original, class_split, name, seed=1, **fast_params(name))
@@ -79,7 +90,8 @@ def test_leaves_input_model_unchanged_and_is_deterministic(name, original, class
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_receives_only_what_its_access_allows(name, original, class_split, monkeypatch):
+def test_receives_only_what_its_access_allows(name, setting, monkeypatch):
+    original, class_split = setting
     cls = METHODS.get(name)
     seen = {}
 
@@ -103,8 +115,9 @@ def test_receives_only_what_its_access_allows(name, original, class_split, monke
 
 
 @pytest.mark.parametrize("name", ALL)
-def test_forgets_more_than_it_damages(name, original, class_split):
+def test_forgets_more_than_it_damages(name, setting):
     """On class forgetting, the rise of UA is at least the fall of RA (nothing destroys the model)."""
+    original, class_split = setting
     result = unlearn(original, class_split, name, seed=0)
     forget, retain = class_split.subset("forget"), class_split.subset("retain")
     ua_gain = accuracy(original, forget) - accuracy(result.model, forget)
@@ -126,3 +139,9 @@ def test_retain_fraction_budget(original, class_split, monkeypatch):
 def test_unknown_method_lists_valid_names(original, class_split):
     with pytest.raises(ConfigError, match="Unknown method 'nope'. Valid methods: .*finetune"):
         unlearn(original, class_split, "nope")
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if METHODS.get(n).needs_validation])
+def test_methods_that_need_v_are_refused_without_it(name, original, class_split):
+    with pytest.raises(ConfigError, match="validation slice V.*train_subset=N or val_size=N"):
+        unlearn(original, class_split, name)

@@ -5,7 +5,7 @@ from unlearnkit.methods.front_door import make_method, unlearn
 from unlearnkit.methods.registry import METHODS
 from unlearnkit.methods import (  # noqa: F401
     amnesiac, bad_teacher, boundary_shrink, ce_ft, finetune, grad_ascent, ice_ft, jit, kl_ft, l1_sparse, ltu, neggrad_plus,
-    random_labels, rbm, retrain, salun, scrub, ssd, unsir,
+    random_labels, rbm, retrain, salun, scrub, scrub_r, ssd, unsir,
 )
 
 __all__ = ["METHODS", "Access", "LoopMethod", "Method", "UnlearnResult", "make_method", "unlearn"]

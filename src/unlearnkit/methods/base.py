@@ -42,6 +42,9 @@ class Method:
     #: When True, ``run`` also receives ``holdout``: held-out non-members (the validation slice V,
     #: or D_t* when the split has none; never a forget sample).
     uses_holdout: bool = False
+    #: When True, the held-out data must be the validation slice V: without one the method is refused
+    #: (D_t* never stands in, since the method calibrates on it).
+    needs_validation: bool = False
     #: Whether the method trains through ``run_loop``, so ``unlearn(..., calibrate="heldout")`` applies.
     calibratable: bool = False
     _parameter_constraints: dict = {}

@@ -132,18 +132,23 @@ class HeldoutCalibration:
 
     Attributes:
         sets: what is scored.
-        every: check every this many steps of a loop (``None``: ``CHECKS_PER_EPOCH`` per epoch, and
-            always at the end of an epoch).
+        every: check every this many steps of a loop (``None``: ``CHECKS_PER_EPOCH`` per epoch;
+            ``"epoch"``: only at the end of every epoch); the end of an epoch is always checked.
         patience: stop after this many checks without improvement (``None``: never).
         device: where the model runs.
+        criterion: ``"distance"`` (the module docstring's) or ``"acc_gap"``: |acc(D_f) − acc(V_f)|
+            alone, SCRUB+R's "forget error closest to the held-out error".
+        include_initial: whether the state before the first step is a candidate.
         trace_: one dict per check (step, distance and its parts).
         best_step_: the global step of the state handed back (0 = the state before any step).
     """
 
     sets: CalibrationSets
-    every: int | None = None
+    every: int | str | None = None
     patience: int | None = 4
     device: str | torch.device = "cpu"
+    criterion: str = "distance"
+    include_initial: bool = True
     trace_: list[dict[str, float]] = field(default_factory=list)
     best_step_: int = 0
     _best_distance: float = math.inf
@@ -155,11 +160,15 @@ class HeldoutCalibration:
     def begin(self, model: nn.Module) -> None:
         """Score the initial state; it is the first candidate."""
         self._ref_acc_r = self._acc(model, self.sets.val_retain) if self.sets.val_retain is not None else None
-        self._check(model)
+        if self.include_initial:
+            self._check(model)
 
     def __call__(self, model: nn.Module, step: Step) -> None:
         self._global_step += 1
-        every = self.every or max(1, round(step.steps_per_epoch / CHECKS_PER_EPOCH))
+        if self.every == "epoch":
+            every = step.steps_per_epoch
+        else:
+            every = self.every or max(1, round(step.steps_per_epoch / CHECKS_PER_EPOCH))
         if step.step % every and step.step != step.steps_per_epoch:
             return
         self._check(model)
@@ -188,7 +197,9 @@ class HeldoutCalibration:
             acc_f = 100.0 * float(per_sample_correct(zf, s.forget.labels).mean())
             acc_v = 100.0 * float(per_sample_correct(zv, s.val_forget.labels).mean())
             row.update(acc_forget=acc_f, acc_val_forget=acc_v)
-            if s.class_scenario:
+            if self.criterion == "acc_gap":
+                distance = abs(acc_f - acc_v) / 100.0
+            elif s.class_scenario:
                 distance = (acc_f + acc_v) / 200.0
             else:
                 auc = mann_whitney_auc(per_sample_loss(zf, s.forget.labels), per_sample_loss(zv, s.val_forget.labels))

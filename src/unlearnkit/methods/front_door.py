@@ -106,6 +106,7 @@ def unlearn(
     if retain_fraction is not None and not _RHO.accepts(retain_fraction):
         raise ConfigError(f"The 'retain_fraction' parameter of unlearn must be {_RHO.description}. Got {retain_fraction!r} instead.")
     check_calibration(est, split, calibrate, calibrate_every, calibrate_patience)
+    check_holdout(est, split)
     dev = resolve_device(device)
     gen = torch_generator(seed, "unlearn", name)
     forget = detach_subset(split.subset("forget"))
@@ -135,6 +136,15 @@ def unlearn(
         log["calibration"] = calibration_log
     return UnlearnResult(model=out.eval(), runtime_s=runtime, method=name, params=est.get_params(), log=log,
                          estimator=est, cpu_s=cpu)
+
+
+def check_holdout(est: Method, split: Split) -> None:
+    """Refuse a method that needs the validation slice V on a split without one (before any work)."""
+    if est.needs_validation and getattr(split, "val", None) is None:
+        raise ConfigError(
+            f"{method_name(est)} calibrates on the validation slice V, which dataset {split.dataset.name!r} has not: "
+            "load it with the option train_subset=N or val_size=N (--data-option val_size=N, [data_options] in a grid)."
+        )
 
 
 def _holdout_for(est: Method, split: Split) -> tuple[dict[str, Subset], str]:

@@ -18,7 +18,7 @@ from unlearnkit.data.dataset import Dataset, Subset
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.base import UnlearnResult
 from unlearnkit.methods.calibration import check_calibration
-from unlearnkit.methods.front_door import make_method, method_name, unlearn
+from unlearnkit.methods.front_door import check_holdout, make_method, method_name, unlearn
 from unlearnkit.metrics import HEADLINE, METRICS, Report, Scores, evaluate, score_model
 from unlearnkit.models import build_model
 from unlearnkit.runs.store import RunStore
@@ -259,6 +259,7 @@ def plan_run(cfg: ExperimentConfig, method: str, params: dict[str, Any] | None =
     est = make_method(method, params)
     names = check_metrics(metrics)
     ctx = load_context(cfg)
+    check_holdout(est, ctx.split)
     config = {**cfg.to_dict(), "method": method_name(est), "params": est.get_params(),
               "retain_fraction": retain_fraction, "metrics": names, "split": ctx.split.describe()}
     if calibration:

@@ -40,7 +40,8 @@ class Step:
 
 
 StepObserver = Callable[[nn.Module, Step], None]
-_OBSERVER: contextvars.ContextVar[StepObserver | None] = contextvars.ContextVar("unlearnkit_step_observer", default=None)
+_OBSERVERS: contextvars.ContextVar[tuple[StepObserver, ...]] = contextvars.ContextVar("unlearnkit_step_observers",
+                                                                                      default=())
 
 
 @contextlib.contextmanager
@@ -48,13 +49,14 @@ def observe_steps(observer: StepObserver) -> Iterator[None]:
     """Call ``observer(model, step)`` after every optimiser step of every ``run_loop`` in the block.
 
     This is how the front door calibrates any method that trains through the one loop (several
-    loops in a row included) without the method knowing. An observer may raise to end training.
+    loops in a row included) without the method knowing. Blocks nest: every active observer is
+    called, outermost first. An observer may raise to end training.
     """
-    token = _OBSERVER.set(observer)
+    token = _OBSERVERS.set(_OBSERVERS.get() + (observer,))
     try:
         yield
     finally:
-        _OBSERVER.reset(token)
+        _OBSERVERS.reset(token)
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
@@ -149,7 +151,7 @@ def run_loop(
     primary = streams[names[0]]
     steps_per_epoch = -(-len(primary) // sizes[names[0]])
     cycles = {name: _Cycle(streams[name], sizes[name], generator) for name in names[1:]}
-    observer = _OBSERVER.get()
+    observers = _OBSERVERS.get()
     params = [p for p in model.parameters() if p.requires_grad]
     opt = make_optimizer(params, recipe)
     opt.zero_grad(set_to_none=True)
@@ -175,8 +177,9 @@ def run_loop(
                 total += float(loss.detach()) * len(pos)
                 count += len(pos)
                 advance(1)
-                if observer is not None:
-                    observer(model, Step(epoch, step, steps_per_epoch))
+                if observers:
+                    for observer in observers:
+                        observer(model, Step(epoch, step, steps_per_epoch))
                     model.train(train_mode)
             history.append(total / max(count, 1))
     return history
