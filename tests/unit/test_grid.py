@@ -144,3 +144,29 @@ def test_grids_config_hashes_is_the_union_of_each_grids_runs():
     assert grids_config_hashes(paths) == ltu | rho
     with pytest.raises(ConfigError, match="does not exist"):
         grids_config_hashes([ROOT / "benchmarks/grids/no_such_grid.toml"])
+
+
+def test_data_options_and_calibration_reach_every_run():
+    grid = grid_from_dict({"datasets": ["digits"], "models": ["mlp"], "forget": ["random:0.1"], "seeds": [0],
+                           "data_options": {"train_subset": 800}, "calibrate": "heldout", "calibrate_every": 5,
+                           "methods": {"finetune": {}}})
+    (spec, plan), = grid.plans()
+    assert spec.config.data_options == {"train_subset": 800}
+    assert plan.config["calibration"] == {"calibrate": "heldout", "calibrate_every": 5, "calibrate_patience": 4}
+    assert "+heldout" in spec.label()
+    plain = grid_from_dict({"datasets": ["digits"], "models": ["mlp"], "forget": ["random:0.1"], "seeds": [0],
+                            "data_options": {"train_subset": 800}, "methods": {"finetune": {}}})
+    assert "calibration" not in plain.plans()[0][1].config
+    assert plain.plans()[0][1].config_hash != plan.config_hash
+
+
+def test_calibration_problems_are_reported_before_anything_runs():
+    base = {"datasets": ["digits"], "models": ["mlp"], "forget": ["random:0.1"], "seeds": [0]}
+    with pytest.raises(ConfigError) as info:
+        grid_from_dict({**base, "calibrate": "heldout", "methods": {"finetune": {}, "ssd": {}}}).plans()
+    message = str(info.value)
+    assert "needs a validation slice V" in message and "SSD is not a loop method" in message
+    with pytest.raises(ConfigError, match="'calibrate_every' and 'calibrate_patience' need 'calibrate'"):
+        grid_from_dict({**base, "calibrate_every": 3, "methods": {"finetune": {}}})
+    with pytest.raises(ConfigError, match="train_subset.*asks for 5000 samples"):
+        grid_from_dict({**base, "data_options": {"train_subset": 5000}, "methods": {"finetune": {}}}).plans()

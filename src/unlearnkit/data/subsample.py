@@ -77,7 +77,7 @@ def subsample(ds: Dataset, *, train_subset: int | float | None = None, val_size:
         if k > len(pool):
             raise ConfigError(
                 f"The 'val_size' option asks for {k} samples but train_subset={train_subset} left only {len(pool)} "
-                f"of {ds.name!r}'s training pool out; ask for at most {len(pool)}."
+                f"samples of the training pool of {ds.name!r} out; ask for at most {len(pool)}."
             )
         val = pool[_stratified(y[pool], k, numpy_rng(subset_seed, "val", ds.name, k), "val_size", ds.name)]
         note = f"{k} samples drawn (stratified) from the {len(pool)} that train_subset={train_subset} left out"
