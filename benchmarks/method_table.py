@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from unlearnkit.bench.aggregate import Stat, aggregate_runs
+from unlearnkit.report.aggregate import Stat, aggregate_runs
 from unlearnkit.bench.grid import grids_config_hashes
 from unlearnkit.runs.experiment import Workspace
 

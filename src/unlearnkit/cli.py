@@ -355,7 +355,7 @@ def _runs(args) -> int:
 
 def _report(args) -> int:
     from unlearnkit.bench.grid import grids_config_hashes
-    from unlearnkit.bench.report import write_report
+    from unlearnkit.report import write_report
 
     # every grid is read and planned before anything is written
     hashes = grids_config_hashes(args.grids) if args.grids else None

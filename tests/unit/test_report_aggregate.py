@@ -1,5 +1,5 @@
-"""Unit tests of the report's aggregation (``bench/aggregate.py``) on hand-made run rows, and of the
-parts of ``bench/report.py`` and ``bench/plots.py`` that need no trained model.
+"""Unit tests of the report's aggregation (``report/aggregate.py``) on hand-made run rows, and of the
+parts of the ``unlearnkit.report`` package that need no trained model.
 
 Every interval is worked out here from the textbook formula mean ± t(0.975, n−1) · s / √n, with
 the t quantiles taken from a table.
@@ -13,7 +13,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from unlearnkit.bench.aggregate import (
+from unlearnkit.report.aggregate import (
     Stat,
     aggregate_runs,
     format_param,
@@ -193,7 +193,7 @@ def test_ranking_by_mean_avg_gap_missing_last(two_methods):
 
 
 def test_rank_variants_ties_by_label():
-    from unlearnkit.bench.aggregate import Variant
+    from unlearnkit.report.aggregate import Variant
 
     vs = [Variant("b", {}, "b", stats={"avg_gap": Stat(1.0, None, 1)}),
           Variant("a", {}, "a", stats={"avg_gap": Stat(1.0, None, 1)}),
@@ -239,7 +239,7 @@ def test_rows_without_report_or_not_done_are_skipped():
 
 # ====================================================================== report formatting
 def test_format_stat():
-    from unlearnkit.bench.report import format_stat
+    from unlearnkit.report import format_stat
 
     assert format_stat(Stat(12.344, 1.019, 3), "%") == "12.34 ± 1.02"
     assert format_stat(Stat(12.344, None, 1), "%") == "12.34 (n=1)"
@@ -251,7 +251,7 @@ def test_format_stat():
 
 
 def test_markdown_escaping():
-    from unlearnkit.bench.report import md_code, md_escape
+    from unlearnkit.report import md_code, md_escape
 
     assert md_escape("a|b_c*d") == "a\\|b\\_c\\*d"
     assert md_code("neggrad_plus[beta=0.1]") == "`neggrad_plus[beta=0.1]`"
@@ -284,7 +284,7 @@ def _store_with(tmp_path, rows) -> RunStore:
 
 def test_write_report_escapes_html_and_is_deterministic(tmp_path, two_methods):
     pytest.importorskip("matplotlib")
-    from unlearnkit.bench.report import write_report
+    from unlearnkit.report import write_report
 
     evil = [row("finetune", s, u(0, 100, 98, 4 + s, 0.2), golden=G, original=O,
                 params={"note": "<script>alert(1)</script>", "lr": 0.01}) for s in range(2)]
@@ -311,7 +311,7 @@ def test_write_report_escapes_html_and_is_deterministic(tmp_path, two_methods):
 
 def test_write_report_removes_plots_of_an_earlier_larger_report(tmp_path, two_methods):
     pytest.importorskip("matplotlib")
-    from unlearnkit.bench.report import write_report
+    from unlearnkit.report import write_report
 
     out = tmp_path / "out"
     (out / "plots").mkdir(parents=True)
@@ -323,7 +323,7 @@ def test_write_report_removes_plots_of_an_earlier_larger_report(tmp_path, two_me
 
 
 def test_empty_store_is_a_config_error(tmp_path):
-    from unlearnkit.bench.report import write_report
+    from unlearnkit.report import write_report
 
     with pytest.raises(ConfigError, match=r"No finished runs in .*runs\.sqlite; run `unlearnkit bench`"):
         write_report(RunStore(tmp_path / "runs.sqlite"), tmp_path / "out")
@@ -333,8 +333,8 @@ def test_empty_store_is_a_config_error(tmp_path):
 
 
 def test_missing_matplotlib_is_a_config_error(tmp_path, monkeypatch, two_methods):
-    from unlearnkit.bench import plots
-    from unlearnkit.bench.report import write_report
+    from unlearnkit.report import plots
+    from unlearnkit.report import write_report
 
     for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.delitem(sys.modules, name)
@@ -358,7 +358,7 @@ def test_stat_std_is_the_sample_standard_deviation():
 
 
 def test_format_stat_with_std():
-    from unlearnkit.bench.report import format_stat
+    from unlearnkit.report import format_stat
 
     s = summarize([0.0, 0.0, 3.0])  # std sqrt(3) = 1.732
     assert format_stat(s, "pp", spread="std") == "1.00 ± 1.73"
@@ -384,7 +384,7 @@ def _strip_tags(text: str) -> str:
 def test_write_report_spread_std_shows_the_sample_std_of_the_seed_values(tmp_path, two_methods):
     pytest.importorskip("matplotlib")
     np = pytest.importorskip("numpy")
-    from unlearnkit.bench.report import write_report
+    from unlearnkit.report import write_report
 
     runs = _store_with(tmp_path, two_methods)
     md, page = write_report(runs, tmp_path / "std", spread="std")
@@ -414,7 +414,7 @@ def test_write_report_spread_std_shows_the_sample_std_of_the_seed_values(tmp_pat
 
 
 def test_write_report_unknown_spread_writes_nothing(tmp_path, two_methods):
-    from unlearnkit.bench.report import write_report
+    from unlearnkit.report import write_report
 
     with pytest.raises(ConfigError, match=r"Unknown spread 'sem' \(valid: ci, std\)"):
         write_report(_store_with(tmp_path, two_methods), tmp_path / "out", spread="sem")
@@ -424,7 +424,7 @@ def test_write_report_unknown_spread_writes_nothing(tmp_path, two_methods):
 # ======================================================================= config_hashes
 def test_write_report_keeps_only_the_given_config_hashes(tmp_path, two_methods):
     pytest.importorskip("matplotlib")
-    from unlearnkit.bench.report import write_report
+    from unlearnkit.report import write_report
 
     runs = _store_with(tmp_path, two_methods)  # config_hash = the row's id
     rid = runs.start(dataset="digits", model="mlp", forget="class:3", split_fingerprint="fp", seed=0,
@@ -443,7 +443,7 @@ def test_write_report_keeps_only_the_given_config_hashes(tmp_path, two_methods):
 
 
 def test_write_report_with_no_run_of_the_grid_is_a_config_error(tmp_path, two_methods):
-    from unlearnkit.bench.report import write_report
+    from unlearnkit.report import write_report
 
     runs = _store_with(tmp_path, two_methods)
     with pytest.raises(ConfigError, match=r"None of the 6 finished run\(s\) in .*runs\.sqlite is a run of the "
@@ -471,7 +471,7 @@ def _sweep_rows(fractions=(0.1, 0.3, 0.5), forget="class:3") -> list[dict]:
 
 
 def test_retain_fraction_sweeps_group_scenarios_that_differ_only_in_the_fraction(two_methods):
-    from unlearnkit.bench.aggregate import retain_fraction_sweeps
+    from unlearnkit.report.aggregate import retain_fraction_sweeps
 
     scenarios = aggregate_runs(two_methods + _sweep_rows() + _sweep_rows((0.2,), forget="random:0.1")
                                + _sweep_rows((0.5, 0.2), forget="class:1"))
@@ -482,8 +482,8 @@ def test_retain_fraction_sweeps_group_scenarios_that_differ_only_in_the_fraction
 
 
 def test_sweep_lines_need_two_fractions():
-    from unlearnkit.bench.aggregate import retain_fraction_sweeps
-    from unlearnkit.bench.plots import sweep_lines, sweep_title
+    from unlearnkit.report.aggregate import retain_fraction_sweeps
+    from unlearnkit.report.plots import sweep_lines, sweep_title
 
     (group,) = retain_fraction_sweeps(aggregate_runs(_sweep_rows()))
     lines = sweep_lines(group)
@@ -497,7 +497,7 @@ def test_sweep_lines_need_two_fractions():
 
 def test_write_report_adds_a_sweep_plot_when_scenarios_differ_only_in_retain_fraction(tmp_path, two_methods):
     pytest.importorskip("matplotlib")
-    from unlearnkit.bench.report import write_report
+    from unlearnkit.report import write_report
 
     out = tmp_path / "out"
     md, page = write_report(_store_with(tmp_path, two_methods + _sweep_rows()), out)
@@ -527,7 +527,7 @@ def test_write_report_adds_a_sweep_plot_when_scenarios_differ_only_in_retain_fra
 
 def test_no_sweep_plot_without_a_group(tmp_path, two_methods):
     pytest.importorskip("matplotlib")
-    from unlearnkit.bench.report import make_sweeps, write_report
+    from unlearnkit.report import make_sweeps, write_report
 
     assert make_sweeps(aggregate_runs(two_methods)) == []
     # two fractions but no variant at both: nothing to draw

@@ -290,40 +290,68 @@ def test_delete(runs):
         runs.get(rid)
 
 
+def _report_dict(unlearned: dict, golden: dict | None = None) -> dict:
+    """The shape of ``Report.to_dict()`` as the run store records it."""
+    golden = golden or {}
+    return {"metrics": list(unlearned), "rows": {"unlearned": unlearned, "golden": golden, "original": {}},
+            "gaps": {m: abs(v - golden[m]) for m, v in unlearned.items() if m in golden}, "absent": {},
+            "cards": {m: {"name": m, "definition": "d", "direction": "golden", "unit": "%"} for m in unlearned}}
+
+
 def test_export_csv(runs):
     a = _start(runs, method="finetune")
     time.sleep(0.002)
     b = _start(runs, method="grad_ascent", params={"lr": 0.1, "note": "a,b \"quoted\""})
     time.sleep(0.002)
     c = _start(runs, method="retrain")
-    runs.finish(a, metrics={"ua": 1.5, "ra": 99.0}, runtime_s=0.25, unlearned_key="k")
-    runs.finish(b, metrics={"ua": 2.5, "mia": 0.5}, runtime_s=0.5, unlearned_key=None)
+    runs.finish(a, metrics=_report_dict({"ua": 1.5, "ra": 99.0}, {"ua": 2.0, "ra": 98.0}), runtime_s=0.25,
+                unlearned_key="k")
+    runs.finish(b, metrics=_report_dict({"ua": 2.5, "cpu_s": 0.5}), runtime_s=0.5, unlearned_key=None)
     text = runs.export_csv()
     reader = csv.DictReader(io.StringIO(text))
-    base = [col for col in COLUMNS if col not in ("metrics", "config")]
-    assert reader.fieldnames == base + ["metric.mia", "metric.ra", "metric.ua"]
+    base = [col for col in COLUMNS if col != "metrics"]
+    # one flat column per metric of the unlearned model, named by the metric, in order of first appearance
+    assert reader.fieldnames == base + ["ua", "ra", "cpu_s"]
     rows = list(reader)
     assert [r["id"] for r in rows] == [a, b, c]
     by_id = {r["id"]: r for r in rows}
-    assert float(by_id[a]["metric.ua"]) == 1.5 and float(by_id[a]["metric.ra"]) == 99.0
-    assert by_id[a]["metric.mia"] == ""
-    assert float(by_id[b]["metric.mia"]) == 0.5 and by_id[b]["metric.ra"] == ""
-    assert all(by_id[c][f"metric.{m}"] == "" for m in ("mia", "ra", "ua"))
+    assert float(by_id[a]["ua"]) == 1.5 and float(by_id[a]["ra"]) == 99.0 and by_id[a]["cpu_s"] == ""
+    assert float(by_id[b]["cpu_s"]) == 0.5 and by_id[b]["ra"] == ""
+    assert all(by_id[c][m] == "" for m in ("ua", "ra", "cpu_s"))
     assert by_id[c]["status"] == "running"
     assert json.loads(by_id[b]["params"]) == {"lr": 0.1, "note": 'a,b "quoted"'}
+    assert json.loads(by_id[a]["config"]) == {"recipe": "fast"}  # nested fields are JSON
     assert float(by_id[a]["runtime_s"]) == 0.25
     assert by_id[a]["method"] == "finetune" and by_id[a]["seed"] == "0"
+    assert "{'" not in text, "no Python repr anywhere"
+
+
+def test_export_csv_reads_in_pandas_as_is(runs):
+    pd = pytest.importorskip("pandas")
+    a = _start(runs, params={"lr": 0.01, "betas": [0.9, 0.99]})
+    runs.finish(a, metrics=_report_dict({"ua": 1.5, "avg_gap": 0.25}), runtime_s=0.25, unlearned_key="k")
+    frame = pd.read_csv(io.StringIO(runs.export_csv()))
+    assert frame.loc[0, "ua"] == 1.5 and frame.loc[0, "avg_gap"] == 0.25 and frame["ua"].dtype.kind == "f"
+    assert json.loads(frame.loc[0, "params"]) == {"betas": [0.9, 0.99], "lr": 0.01}
+    assert json.loads(frame.loc[0, "config"]) == {"recipe": "fast"}
 
 
 def test_export_csv_of_chosen_rows_and_of_an_empty_store(runs):
-    assert list(csv.reader(io.StringIO(runs.export_csv()))) == [[c for c in COLUMNS if c not in ("metrics", "config")]]
+    assert list(csv.reader(io.StringIO(runs.export_csv()))) == [[c for c in COLUMNS if c != "metrics"]]
     a = _start(runs)
     b = _start(runs)
-    runs.finish(a, metrics={"x": 1}, runtime_s=1.0, unlearned_key=None)
+    runs.finish(a, metrics={"x": 1}, runtime_s=1.0, unlearned_key=None)  # a flat dict of values works too
     runs.finish(b, metrics={"y": 2}, runtime_s=1.0, unlearned_key=None)
     rows = list(csv.DictReader(io.StringIO(runs.export_csv(runs.list(status="done")[:1]))))
     assert len(rows) == 1
-    assert [k for k in rows[0] if k.startswith("metric.")] == ["metric.x"]
+    assert [k for k in rows[0] if k not in COLUMNS] == ["x"]
+
+
+def test_export_csv_names_a_metric_that_shadows_a_field(runs):
+    a = _start(runs)
+    runs.finish(a, metrics={"seed": 3.0}, runtime_s=1.0, unlearned_key=None)
+    row = next(csv.DictReader(io.StringIO(runs.export_csv())))
+    assert row["seed"] == "0" and row["metric.seed"] == "3.0"
 
 
 def test_non_sqlite_file_is_a_store_error(tmp_path):

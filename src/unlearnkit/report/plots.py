@@ -6,7 +6,7 @@ figure is a ``matplotlib.figure.Figure`` on its own Agg canvas, drawn under matp
 style (the user's matplotlibrc does not change the picture), at a fixed size and 100 dpi, saved
 without the "Software" tag or any date, so the same data gives the same bytes.
 
-Error bars are the 95% Student-t intervals over seeds of ``unlearnkit.bench.aggregate``, whatever
+Error bars are the 95% Student-t intervals over seeds of ``unlearnkit.report.aggregate``, whatever
 spread the report's tables show; a variant with one seed has none.
 """
 
@@ -17,7 +17,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from unlearnkit.bench.aggregate import Scenario, Stat, Variant
+from unlearnkit.report.aggregate import Scenario, Stat, Variant
 from unlearnkit.errors import ConfigError
 
 DPI = 100
@@ -366,7 +366,7 @@ def sweep_lines(group: Sequence[Scenario]) -> dict[str, list[tuple[float, Stat, 
 def avg_gap_sweep(group: Sequence[Scenario]) -> bytes:
     """x: retain fraction, y: mean ``avg_gap`` with its 95% error bars, one line per variant run at two or
     more fractions of ``group`` (scenarios identical but for their retain fraction, see
-    ``unlearnkit.bench.aggregate.retain_fraction_sweeps``)."""
+    ``unlearnkit.report.aggregate.retain_fraction_sweeps``)."""
     lines = sweep_lines(group)
     fractions = sorted({float(sc.retain_fraction) for sc in group})
 
