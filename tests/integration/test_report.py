@@ -69,6 +69,11 @@ class Page(HTMLParser):
             self._cell.append(data)
 
 
+def name_of(cell: str) -> str:
+    """A model cell without the report's marks: ``finetune (did nothing)`` -> ``finetune``."""
+    return cell.split(" (")[0]
+
+
 def test_report_writes_markdown_pngs_and_a_self_contained_page(home, tmp_path, capsys):
     out = tmp_path / "report"
     code = main(["report", "--home", str(home), "--out", str(out), "--title", "digits <report>"])
@@ -86,7 +91,9 @@ def test_report_writes_markdown_pngs_and_a_self_contained_page(home, tmp_path, c
     headline = page.tables[0]
     assert headline[0][:3] == ["rank", "model", "n seeds"]
     assert [r[1] for r in headline[1:3]] == ["golden", "original"]
-    assert sorted(r[1] for r in headline[3:]) == sorted(METHODS)
+    assert sorted(name_of(r[1]) for r in headline[3:]) == sorted(METHODS)
+    # finetune and grad_ascent barely move the digits MLP (one or two epochs): the report says so
+    assert all("did nothing" in r[1] or "no closer than the original" in r[1] for r in headline[3:])
     assert all(r[2] == str(len(SEEDS)) for r in headline[1:])
     assert any(h.startswith("avg_gap") for h in headline[0])
     # the golden model forgets class 3 completely: ua = 100 on both seeds, interval of width 0
@@ -173,7 +180,7 @@ def test_report_grid_keeps_only_the_runs_of_the_grid(home, tmp_path, capsys):
     assert "2 finished runs in" in md and "2 other finished runs left out" in md
     page = Page()
     page.feed((out / "report.html").read_text(encoding="utf-8"))
-    assert [r[1] for r in page.tables[0][1:]] == ["golden", "original", "finetune"]
+    assert [name_of(r[1]) for r in page.tables[0][1:]] == ["golden", "original", "finetune"]
 
     # two grids: the runs of either
     both = tmp_path / "both"
@@ -224,7 +231,7 @@ def test_report_spread_std_shows_the_sample_standard_deviation(home, tmp_path, c
     page.feed(text)
     headline = page.tables[0]
     cols = {h.split(" ")[0]: i for i, h in enumerate(headline[0])}
-    rows = {r[1]: r for r in headline[1:]}
+    rows = {name_of(r[1]): r for r in headline[1:]}
     done = RunStore(home / "runs.sqlite").list(status="done")
     for method in METHODS:
         reports = sorted((r for r in done if r["method"] == method), key=lambda r: r["seed"])

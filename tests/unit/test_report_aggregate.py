@@ -536,3 +536,32 @@ def test_no_sweep_plot_without_a_group(tmp_path, two_methods):
     assert make_sweeps(aggregate_runs(rows)) == []
     md, _ = write_report(_store_with(tmp_path, rows), tmp_path / "out")
     assert not list((tmp_path / "out" / "plots").glob("sweep*")) and "versus retain fraction" not in md.read_text()
+
+
+
+def test_verdict_marks_did_nothing_no_closer_and_overshoot():
+    from unlearnkit.report.aggregate import ReferenceRow, Variant, verdict_marks
+
+    def stats(**kw):
+        return {k: _stat(v) for k, v in kw.items()}
+
+    golden = ReferenceRow("golden", [0, 1], stats(ua=[10.0, 11.0], mia_efficacy=[17.0, 18.0], avg_gap=[0.0, 0.0]))
+    original = ReferenceRow("original", [0, 1], stats(ua=[0.0, 0.0], ra=[100.0, 100.0], ta=[89.0, 90.0],
+                                                      mia_efficacy=[2.0, 2.0], avg_gap=[6.5, 6.6]))
+    same = Variant("ssd", {}, "ssd", stats=stats(ua=[0.0, 0.5], ra=[100.0, 100.0], ta=[89.0, 90.0],
+                                                  mia_efficacy=[2.0, 2.5], avg_gap=[6.5, 6.7]))
+    assert verdict_marks(same, golden, original) == ["did nothing"]
+    worse = Variant("bs", {}, "bs", stats=stats(ua=[5.0, 5.0], ra=[60.0, 60.0], ta=[50.0, 50.0],
+                                                 mia_efficacy=[9.0, 9.0], avg_gap=[30.0, 30.0]))
+    assert verdict_marks(worse, golden, original) == ["no closer than the original"]
+    over = Variant("kl", {}, "kl", stats=stats(ua=[22.0, 23.0], mia_efficacy=[17.0, 18.0], avg_gap=[4.0, 4.0]))
+    assert verdict_marks(over, golden, original) == ["overshoots ua"]
+    # within the variant's own seed spread of golden: no mark
+    close = Variant("x", {}, "x", stats=stats(ua=[8.0, 14.0], mia_efficacy=[15.0, 20.0], avg_gap=[1.0, 1.2]))
+    assert verdict_marks(close, golden, original) == []
+
+
+def _stat(values):
+    from unlearnkit.report.aggregate import summarize
+
+    return summarize(values)

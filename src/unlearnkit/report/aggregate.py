@@ -149,6 +149,8 @@ class Variant:
         gaps: metric -> ``Stat`` of |unlearned − golden| over seeds.
         absent: metric -> why some run of the variant could not compute it (from its report).
         rank: 1-based rank by mean ``avg_gap`` inside the scenario.
+        marks: the report's verdicts on it (``verdict_marks``): "did nothing", "no closer than the
+            original", "overshoots ua" ...; empty when none applies.
     """
 
     method: str
@@ -160,6 +162,7 @@ class Variant:
     gaps: dict[str, Stat] = field(default_factory=dict)
     absent: dict[str, str] = field(default_factory=dict)
     rank: int = 0
+    marks: list[str] = field(default_factory=list)
 
     @property
     def n_seeds(self) -> int:
@@ -255,8 +258,14 @@ def model_label(row: Mapping[str, Any]) -> str:
     return f"{row['model']}({_kv_text(kwargs)})" if kwargs else str(row["model"])
 
 
+def dataset_label(row: Mapping[str, Any]) -> str:
+    """``fashion-mnist``, or ``fashion-mnist(train_subset=10000)`` when the run set dataset options."""
+    options = (row.get("config") or {}).get("data_options") or {}
+    return f"{row['dataset']}({_kv_text(options)})" if options else str(row["dataset"])
+
+
 def scenario_key(row: Mapping[str, Any]) -> tuple:
-    """(dataset, model label, forget spec, recipe identity, retain fraction) of a run row.
+    """(dataset label, model label, forget spec, recipe identity, retain fraction) of a run row.
 
     The recipe identity is the resolved recipe when recorded (so two spellings of the same recipe
     group together), else the preset name and overrides.
@@ -265,13 +274,18 @@ def scenario_key(row: Mapping[str, Any]) -> tuple:
     recipe = config.get("resolved_recipe")
     recipe_id = _canon(recipe) if recipe is not None else recipe_label(config)
     rf = config.get("retain_fraction")
-    return (str(row["dataset"]), model_label(row), str(row["forget"]), recipe_id,
+    return (dataset_label(row), model_label(row), str(row["forget"]), recipe_id,
             "" if rf is None else repr(float(rf)))
 
 
+def variant_params(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The method's parameters, plus the run's calibration (``calibrate``, ...) when it had one."""
+    return {**(row.get("params") or {}), **((row.get("config") or {}).get("calibration") or {})}
+
+
 def variant_key(row: Mapping[str, Any]) -> tuple[str, str]:
-    """(method, canonical JSON of its parameters)."""
-    return str(row["method"]), _canon(row.get("params") or {})
+    """(method, canonical JSON of its parameters and calibration)."""
+    return str(row["method"]), _canon(variant_params(row))
 
 
 def format_param(value: Any) -> str:
@@ -290,6 +304,7 @@ def variant_labels(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], s
 
     A method run with one parameter set is labelled by its name; a method run with several is
     labelled ``method[k=v,...]`` with the parameters whose values differ between its variants.
+    A calibrated run adds ``+heldout`` (and ``(every=k)``, ``(patience=p)`` when not the defaults).
 
     Example:
         >>> rows = [{"method": "finetune", "params": {"lr": 0.01}},
@@ -299,20 +314,23 @@ def variant_labels(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], s
         ['finetune', 'neggrad_plus[beta=0.05]', 'neggrad_plus[beta=0.1]']
     """
     by_method: dict[str, dict[str, dict[str, Any]]] = {}
+    calibration: dict[tuple[str, str], str] = {}
     for r in rows:
         method, canon = variant_key(r)
-        by_method.setdefault(method, {})[canon] = dict(r.get("params") or {})
+        by_method.setdefault((method, _canon((r.get("config") or {}).get("calibration"))), {})[canon] = \
+            dict(r.get("params") or {})
+        calibration[(method, canon)] = _calibration_suffix((r.get("config") or {}).get("calibration"))
     labels: dict[tuple[str, str], str] = {}
-    for method, variants in by_method.items():
+    for (method, _), variants in by_method.items():
         if len(variants) == 1:
             (canon,) = variants
-            labels[(method, canon)] = method
+            labels[(method, canon)] = method + calibration[(method, canon)]
             continue
         keys = sorted({k for p in variants.values() for k in p})
         differing = [k for k in keys if len({_canon(p.get(k, "<unset>")) for p in variants.values()}) > 1]
         for canon, params in variants.items():
             shown = ",".join(f"{k}={format_param(params[k]) if k in params else 'unset'}" for k in differing)
-            labels[(method, canon)] = f"{method}[{shown}]"
+            labels[(method, canon)] = f"{method}[{shown}]" + calibration[(method, canon)]
     # two parameter sets whose differing values print alike (never in practice): keep labels unique
     seen: dict[str, int] = {}
     for key in sorted(labels):
@@ -321,6 +339,50 @@ def variant_labels(rows: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], s
         if seen[label] > 1:
             labels[key] = f"{label}#{seen[label]}"
     return labels
+
+
+def _calibration_suffix(cal: Mapping[str, Any] | None) -> str:
+    if not cal:
+        return ""
+    extra = [f"every={cal['calibrate_every']}"] if cal.get("calibrate_every") is not None else []
+    extra += [f"patience={cal['calibrate_patience']}"] if cal.get("calibrate_patience", 4) != 4 else []
+    return f"+{cal['calibrate']}" + (f"({','.join(extra)})" if extra else "")
+
+
+#: Metrics whose overshoot past the golden model's value the report marks (more forgetting than retraining).
+OVERSHOOT_METRICS = ("ua", "mia_efficacy")
+#: "did nothing": every headline value within this many points of the original's.
+UNCHANGED_TOLERANCE = 1.0
+
+
+def verdict_marks(variant: Variant, golden: "ReferenceRow", original: "ReferenceRow") -> list[str]:
+    """The report's marks on a variant, from means over seeds.
+
+    - "no closer than the original": its ``avg_gap`` is not below the original model's; "did nothing"
+      instead when moreover ua, ra, ta and mia_efficacy all lie within 1 point of the original's.
+    - "overshoots ua" / "overshoots mia_efficacy": its value passes the golden model's by more than
+      the variant's own seed spread (sample standard deviation; 0 for one seed).
+
+    Example:
+        >>> from unlearnkit.report.aggregate import ReferenceRow, Stat, Variant
+        >>> g = ReferenceRow("golden", [0], {"ua": Stat(10.0, None, 1), "mia_efficacy": Stat(17.0, None, 1)})
+        >>> o = ReferenceRow("original", [0], {"avg_gap": Stat(6.5, None, 1), "ua": Stat(0.0, None, 1)})
+        >>> verdict_marks(Variant("kl_ft", {}, "kl_ft", stats={"avg_gap": Stat(20.0, None, 1),
+        ...     "ua": Stat(22.0, None, 1), "mia_efficacy": Stat(90.0, None, 1)}), g, o)
+        ['no closer than the original', 'overshoots ua, mia_efficacy']
+    """
+    marks = []
+    mine, theirs = variant.stats.get("avg_gap"), original.stats.get("avg_gap")
+    if mine is not None and theirs is not None and mine.mean >= theirs.mean:
+        same = all(m in variant.stats and m in original.stats
+                   and abs(variant.stats[m].mean - original.stats[m].mean) <= UNCHANGED_TOLERANCE
+                   for m in ("ua", "ra", "ta", "mia_efficacy"))
+        marks.append("did nothing" if same else "no closer than the original")
+    over = [m for m in OVERSHOOT_METRICS if m in variant.stats and m in golden.stats
+            and variant.stats[m].mean - golden.stats[m].mean > (variant.stats[m].std or 0.0)]
+    if over:
+        marks.append("overshoots " + ", ".join(over))
+    return marks
 
 
 def _report(row: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -407,7 +469,7 @@ def aggregate_runs(rows: Iterable[Mapping[str, Any]]) -> list[Scenario]:
 
         out_variants = []
         for (method, canon), per_seed in variants:
-            v = Variant(method=method, params=dict(per_seed[next(iter(per_seed))].get("params") or {}),
+            v = Variant(method=method, params=variant_params(per_seed[next(iter(per_seed))]),
                         label=labels[(method, canon)], seeds=list(per_seed),
                         run_ids=[str(r.get("id", "")) for r in per_seed.values()])
             for m in metrics:
@@ -438,12 +500,14 @@ def aggregate_runs(rows: Iterable[Mapping[str, Any]]) -> list[Scenario]:
         first = srows[0]
         config = first.get("config") or {}
         rf = config.get("retain_fraction")
+        golden = _reference_row("golden", by_seed, metrics)
+        original = _reference_row("original", by_seed, metrics)
+        for v in out_variants:
+            v.marks = verdict_marks(v, golden, original)
         scenarios.append(Scenario(
-            key=key, dataset=str(first["dataset"]), model=model_label(first), forget=str(first["forget"]),
+            key=key, dataset=dataset_label(first), model=model_label(first), forget=str(first["forget"]),
             recipe=recipe_label(config), retain_fraction=None if rf is None else float(rf),
-            variants=rank_variants(out_variants),
-            golden=_reference_row("golden", by_seed, metrics),
-            original=_reference_row("original", by_seed, metrics),
+            variants=rank_variants(out_variants), golden=golden, original=original,
             metrics=metrics, cards=cards, n_runs=len(kept),
         ))
     return scenarios
@@ -468,5 +532,5 @@ def retain_fraction_sweeps(scenarios: Sequence[Scenario]) -> list[list[Scenario]
     groups: dict[tuple, list[Scenario]] = {}
     for sc in scenarios:
         if sc.retain_fraction is not None:
-            groups.setdefault(tuple(sc.key[:4]), []).append(sc)
+            groups.setdefault(tuple(sc.key[:-1]), []).append(sc)
     return [sorted(g, key=lambda sc: sc.retain_fraction) for g in groups.values() if len(g) >= 2]

@@ -29,7 +29,10 @@ _INTRO_REST = (
     " *golden* is the model retrained from scratch on the retain set with "
     "the same recipe and seed, *original* the model before unlearning. Variants are ranked by `avg_gap` "
     "(lower is better). For ua, ra, ta, ta_forget and the MIA scores, better means closer to the golden "
-    "model, not higher. A seed run more than once counts once (its latest run)."
+    "model, not higher. A seed run more than once counts once (its latest run). Marks after a name: "
+    "*did nothing* (avg_gap not below the original's, every headline value within 1 point of it), *no closer "
+    "than the original* (avg_gap not below the original's), *overshoots ua / mia_efficacy* (more forgetting "
+    "than the golden model by more than the variant's seed standard deviation: D_f pushed past unseen)."
 )
 
 
@@ -170,6 +173,11 @@ def _variant_name(v: Variant) -> str:
     return f"{v.rank}. {v.label}"
 
 
+def marked_label(v: Variant) -> str:
+    """The variant's label with its marks: ``kl_ft (overshoots ua, mia_efficacy)``."""
+    return f"{v.label} ({'; '.join(v.marks)})" if v.marks else v.label
+
+
 #: The columns before the metric columns of every scenario table.
 LEAD = ["rank", "model", "n seeds"]
 
@@ -191,7 +199,7 @@ def scenario_tables(scenario: Scenario, spread: str = "ci") -> list[Table]:
                 rows.append((ref.name, ["", ref.name, str(ref.n_seeds)] +
                              [format_stat(ref.stats.get(m), _unit(scenario, m), ref.n_seeds, spread) for m in metrics]))
         for v in scenario.variants:
-            rows.append(("variant", [str(v.rank), v.label, str(v.n_seeds)] +
+            rows.append(("variant", [str(v.rank), marked_label(v), str(v.n_seeds)] +
                          [format_stat(v.stats.get(m), _unit(scenario, m), v.n_seeds, spread) for m in metrics]))
         return Table(title, LEAD + [_col(scenario, m) for m in metrics], rows)
 
@@ -281,5 +289,6 @@ def scenario_numbers(numbers: Sequence[int]) -> str:
 
 
 __all__ = ["intro", "INTRO", "check_spread", "Table", "Sweep", "LEAD", "format_stat", "card_for", "direction_text",
+           "marked_label",
            "scenario_tables", "shown_metrics", "absent_notes", "run_lines", "summary", "SWEEP_NOTE",
            "scenario_numbers", "join_names"]
