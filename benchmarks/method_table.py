@@ -2,10 +2,13 @@
 
 Reads the run store only (like ``unlearnkit report``), keeps the runs of the given grid(s), and
 prints one Markdown table per scenario: golden and original first, then every variant in
-``avg_gap`` order. The speed-up column, present when the grid has ``retrain`` runs, divides the
-mean runtime of those runs by the variant's mean runtime, so both were measured under the same
-load (the ``speedup`` metric of the report divides by the golden model's training time, which may
-have been measured in another process, another day).
+``avg_gap`` order, with the report's marks (did nothing, no closer than the original, overshoots).
+The speed-up column, present when the grid has ``retrain`` runs, divides the mean runtime of
+those runs by the variant's mean runtime, so both were measured under the same load (the
+``speedup`` metric of the report divides by the golden model's training time, which may have been
+measured in another process, another day). When the runs recorded process CPU seconds
+(``cpu_s``), the table also shows them and the CPU-time speed-up against the golden model's
+training CPU seconds: two jobs sharing the cores change CPU time far less than wall time.
 
 Usage:  python benchmarks/method_table.py benchmarks/grids/baselines.toml [--home DIR] [--metrics ua,ra,ta]
 """
@@ -47,17 +50,29 @@ def main() -> None:
         print(f"\n#### {sc.dataset} / {sc.model} / {sc.forget}" + (f" / retain fraction {sc.retain_fraction:g}"
                                                                     if sc.retain_fraction is not None else ""))
         print()
+        cpu = any("cpu_s" in v.stats for v in sc.variants)
+        golden_cpu = sc.golden.stats.get("cpu_s")
         extra = ["runtime (s)"] + (["speed-up vs retrain"] if retrain_s else [])
+        extra += (["CPU (s)"] + (["CPU speed-up vs golden"] if golden_cpu else [])) if cpu else []
+        extra += ["marks"]
         print("| model | seeds | " + " | ".join(metrics + extra) + " |")
         print("|---|---:|" + "---:|" * (len(metrics) + len(extra)))
         for ref in (sc.golden, sc.original):
-            print(f"| *{ref.name}* | {ref.n_seeds} | " + " | ".join(fmt(ref.stats.get(m), ref.n_seeds) for m in metrics)
-                  + " |" * (len(extra) + 1))
+            cells = [fmt(ref.stats.get(m), ref.n_seeds) for m in metrics] + [""] * len(extra)
+            if cpu and ref is sc.golden and golden_cpu:
+                cells[len(metrics) + extra.index("CPU (s)")] = fmt(golden_cpu, ref.n_seeds, 1)
+            print(f"| *{ref.name}* | {ref.n_seeds} | " + " | ".join(cells) + " |")
         for v in sc.variants:
             runtime = v.stats.get("runtime_s")
             cells = [fmt(v.stats.get(m), v.n_seeds) for m in metrics] + [fmt(runtime, v.n_seeds, 1)]
             if retrain_s:
                 cells.append(f"{retrain_s / runtime.mean:.1f}×" if runtime else "—")
+            if cpu:
+                cpu_s = v.stats.get("cpu_s")
+                cells.append(fmt(cpu_s, v.n_seeds, 1))
+                if golden_cpu:
+                    cells.append(f"{golden_cpu.mean / cpu_s.mean:.1f}×" if cpu_s and cpu_s.mean > 0 else "—")
+            cells.append("; ".join(v.marks))
             print(f"| `{v.label}` | {v.n_seeds} | " + " | ".join(cells) + " |")
 
 
