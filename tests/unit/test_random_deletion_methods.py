@@ -12,6 +12,7 @@ import torch.nn as nn
 
 from unlearnkit.data.dataset import Dataset, Subset
 from unlearnkit.methods import make_method
+from unlearnkit.methods.fisher import diagonal_fisher_information, noise_distribution
 from unlearnkit.methods.influence import woodfisher_product
 
 CPU = torch.device("cpu")
@@ -95,3 +96,89 @@ def test_influence_samples_a_seeded_subset_of_the_retain_set():
         assert est.log_["n_fisher_samples"] == 10
     assert torch.equal(runs[0], runs[1])
     assert not torch.equal(runs[0], runs[2])
+
+
+# ----------------------------------------------------------------------------------------------
+# fisher
+
+
+@pytest.mark.parametrize("kind", ["expected", "empirical"])
+def test_fisher_information_of_a_linear_model_matches_the_hand_formula(kind):
+    _, retain = toy_sets()
+    model = linear_model()
+    x, y = retain.tensors()
+    w, b = model.weight.detach().double(), model.bias.detach().double()
+    p = torch.softmax(x.double() @ w.T + b, dim=1)  # (N, C)
+    if kind == "expected":
+        fw = torch.zeros_like(w)
+        fb = torch.zeros_like(b)
+        for c in range(w.shape[0]):
+            g = linear_grads(model, retain, torch.full_like(y, c))
+            fw += (p[:, c, None] * g[:, : w.numel()] ** 2).sum(0).reshape(w.shape)
+            fb += (p[:, c, None] * g[:, w.numel():] ** 2).sum(0)
+    else:
+        g = linear_grads(model, retain)
+        fw, fb = (g[:, : w.numel()] ** 2).sum(0).reshape(w.shape), (g[:, w.numel():] ** 2).sum(0)
+    info = diagonal_fisher_information(model, retain, expected=kind == "expected", batch_size=6, device=CPU)
+    torch.testing.assert_close(info["weight"].double(), fw / len(retain), rtol=1e-5, atol=1e-8)
+    torch.testing.assert_close(info["bias"].double(), fb / len(retain), rtol=1e-5, atol=1e-8)
+
+
+def two_layer():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3))  # "2" is the output layer
+
+
+def hand_fisher(model, value_of):
+    return {name: value_of(name, p) for name, p in model.named_parameters()}
+
+
+def test_fisher_noise_variance_is_alpha_over_f_on_hidden_weights():
+    model = two_layer()
+    g = torch.Generator().manual_seed(0)
+    info = hand_fisher(model, lambda n, p: torch.rand(p.shape, generator=g) + 0.01)  # 1/F ≤ 100 < 1e3: no clamp
+    for alpha in (1e-6, 4e-6):
+        dist = noise_distribution(model, info, alpha=alpha, share_variance=False)
+        mean, var = dist["0.weight"]
+        torch.testing.assert_close(var, alpha / (info["0.weight"] + 1e-8))
+        assert torch.equal(mean, model[0].weight.detach())
+        # one-dimensional parameters: ×10; the output layer: ×10 (once, also for its bias)
+        torch.testing.assert_close(dist["0.bias"][1], 10 * alpha / (info["0.bias"] + 1e-8))
+        torch.testing.assert_close(dist["2.weight"][1], 10 * alpha / (info["2.weight"] + 1e-8))
+        torch.testing.assert_close(dist["2.bias"][1], 10 * alpha / (info["2.bias"] + 1e-8))
+    # halving F doubles the variance
+    half = {k: v / 2 for k, v in info.items()}
+    torch.testing.assert_close(noise_distribution(model, half, alpha=1e-6, share_variance=False)["0.weight"][1],
+                               2 * noise_distribution(model, info, alpha=1e-6, share_variance=False)["0.weight"][1])
+
+
+def test_fisher_noise_clamps_shares_and_resets_forgotten_rows():
+    model = two_layer()
+    tiny = hand_fisher(model, lambda n, p: torch.zeros(p.shape))  # 1/F = 1e8: clamped
+    dist = noise_distribution(model, tiny, alpha=1e-6, share_variance=False)
+    assert torch.allclose(dist["0.weight"][1], torch.full((6, 4), 1e-6 * 1e3))
+    assert torch.allclose(dist["2.weight"][1], torch.full((3, 6), 10 * 1e-6 * 1e2))  # output layer: 1e2, ×10
+    g = torch.Generator().manual_seed(1)
+    info = hand_fisher(model, lambda n, p: torch.rand(p.shape, generator=g) + 0.01)
+    shared = noise_distribution(model, info, alpha=1e-6, share_variance=True)["0.weight"][1]
+    row_mean = (1e-6 / (info["0.weight"] + 1e-8)).mean(dim=1, keepdim=True)
+    torch.testing.assert_close(shared, row_mean.expand(6, 4))
+    reset = noise_distribution(model, info, alpha=1e-6, share_variance=True, forgotten_classes=[1])
+    mean, var = reset["2.weight"]
+    assert torch.equal(mean[1], torch.zeros(6)) and torch.allclose(var[1], torch.full((6,), 1e-3))
+    assert float(reset["2.bias"][0][1]) == 0.0 and torch.equal(mean[0], model[2].weight.detach()[0])
+
+
+def test_fisher_run_draws_each_weight_from_its_distribution():
+    forget, retain = toy_sets(d=4)
+    model = two_layer()
+    est = make_method("fisher", {"alpha": 1e-3, "fisher": "empirical"})
+    out = est.run(copy.deepcopy(model), forget=forget, retain=retain, generator=torch.Generator().manual_seed(5),
+                  device=CPU)
+    info = diagonal_fisher_information(model, retain, expected=False, batch_size=64, device=CPU)
+    dist = noise_distribution(model, info, alpha=1e-3, share_variance=True)
+    g = torch.Generator().manual_seed(5)
+    for (name, p_out) in out.named_parameters():
+        mean, var = dist[name]
+        torch.testing.assert_close(p_out.detach(), mean + var.sqrt() * torch.randn(mean.shape, generator=g))
+    assert est.log_["forgotten_classes"] == []

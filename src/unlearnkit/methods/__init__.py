@@ -4,7 +4,7 @@ from unlearnkit.methods.base import Access, LoopMethod, Method, UnlearnResult
 from unlearnkit.methods.front_door import make_method, unlearn
 from unlearnkit.methods.registry import METHODS
 from unlearnkit.methods import (  # noqa: F401
-    amnesiac, bad_teacher, boundary_shrink, ce_ft, finetune, grad_ascent, ice_ft, influence, jit, kl_ft, l1_sparse, ltu,
+    amnesiac, bad_teacher, boundary_shrink, ce_ft, finetune, grad_ascent, fisher, ice_ft, influence, jit, kl_ft, l1_sparse, ltu,
     neggrad_plus, random_labels, rbm, retrain, salun, scrub, ssd, unsir,
 )
 
