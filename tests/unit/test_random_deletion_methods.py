@@ -182,3 +182,102 @@ def test_fisher_run_draws_each_weight_from_its_distribution():
         mean, var = dist[name]
         torch.testing.assert_close(p_out.detach(), mean + var.sqrt() * torch.randn(mean.shape, generator=g))
     assert est.log_["forgotten_classes"] == []
+
+
+# ----------------------------------------------------------------------------------------------
+# rum
+
+
+def logit_sets(logits: torch.Tensor, labels: torch.Tensor, n_forget: int):
+    """Samples whose inputs are their own logits (the model is ``nn.Identity``), so every proxy
+    can be worked out by hand."""
+    ds = Dataset(name="logits", train_x=logits, train_y=labels, test_x=logits[:0], test_y=labels[:0],
+                 classes=[f"c{i}" for i in range(logits.shape[1])])
+    n = len(labels)
+    return Subset(ds, "train", torch.arange(n_forget)), Subset(ds, "train", torch.arange(n_forget, n))
+
+
+@pytest.mark.parametrize("proxy", ["confidence", "max_confidence", "entropy"])
+def test_rum_proxies_are_the_hand_formulas(proxy):
+    from unlearnkit.methods.rum import memorisation_scores
+
+    g = torch.Generator().manual_seed(0)
+    logits, labels = 3 * torch.randn(9, 4, generator=g), torch.randint(0, 4, (9,), generator=g)
+    forget, _ = logit_sets(logits, labels, 9)
+    p = torch.softmax(logits.double(), dim=1)
+    expected = {"confidence": -torch.log(p[torch.arange(9), labels]),
+                "max_confidence": -torch.log(p.max(dim=1).values),
+                "entropy": -(p * torch.log(p)).sum(dim=1)}[proxy]
+    torch.testing.assert_close(memorisation_scores(nn.Identity(), forget, proxy, device=CPU), expected)
+
+
+def spy_on(monkeypatch, names):
+    """Replace the ``run`` of each named method by a recorder that returns a new marker module."""
+    from unlearnkit.methods import METHODS
+
+    calls = []
+    for name in set(names):
+        def run(self, model, *, forget, retain, generator, device, _name=name):
+            out = nn.Identity()
+            calls.append({"method": _name, "params": self.get_params(), "model_in": model, "model_out": out,
+                          "forget": forget.indices.tolist(), "retain": None if retain is None else len(retain)})
+            self.log_ = {"seen": len(forget)}
+            return out
+        monkeypatch.setattr(METHODS.get(name), "run", run)
+    return calls
+
+
+@pytest.mark.parametrize("pending", [True, False])
+def test_rum_unlearns_subsets_from_low_to_high_memorisation_with_each_method(monkeypatch, pending):
+    g = torch.Generator().manual_seed(1)
+    logits, labels = 2 * torch.randn(30, 3, generator=g), torch.randint(0, 3, (30,), generator=g)
+    forget, retain = logit_sets(logits, labels, 9)  # D_f = 9 samples, D_r = 21
+    calls = spy_on(monkeypatch, ["finetune", "neggrad_plus", "grad_ascent"])
+    est = make_method("rum", {"methods": "finetune epochs=2; neggrad_plus beta=0.2; grad_ascent",
+                              "retain_pending": pending})
+    start = nn.Identity()
+    out = est.run(start, forget=forget, retain=retain, generator=torch.Generator().manual_seed(0), device=CPU)
+
+    loss = -torch.log_softmax(logits[:9].double(), dim=1)[torch.arange(9), labels[:9]]  # confidence proxy
+    by_memorisation = torch.argsort(loss).tolist()
+    assert [c["method"] for c in calls] == ["finetune", "neggrad_plus", "grad_ascent"]
+    assert [c["forget"] for c in calls] == [by_memorisation[0:3], by_memorisation[3:6], by_memorisation[6:9]]
+    assert max(loss[calls[0]["forget"]]) <= min(loss[calls[1]["forget"]])
+    assert max(loss[calls[1]["forget"]]) <= min(loss[calls[2]["forget"]])
+    assert calls[0]["params"]["epochs"] == 2 and calls[1]["params"]["beta"] == 0.2
+    # each step starts from the model the previous one returned
+    assert calls[0]["model_in"] is start and calls[1]["model_in"] is calls[0]["model_out"]
+    assert calls[2]["model_in"] is calls[1]["model_out"] and out is calls[2]["model_out"]
+    # retain sets: D_r plus the subsets still pending (authors' --sequential), or D_r; none for forget-only
+    assert [c["retain"] for c in calls] == ([21 + 6, 21 + 3, None] if pending else [21, 21, None])
+    assert est.log_["subset_sizes"] == [3, 3, 3]
+    assert est.log_["steps"][1]["log"] == {"seen": 3}
+
+
+def test_rum_skips_none_steps_and_uses_one_step_for_every_subset(monkeypatch):
+    g = torch.Generator().manual_seed(2)
+    logits, labels = torch.randn(20, 3, generator=g), torch.randint(0, 3, (20,), generator=g)
+    forget, retain = logit_sets(logits, labels, 8)
+    calls = spy_on(monkeypatch, ["finetune"])
+    make_method("rum", {"methods": "none; finetune; none"}).run(
+        nn.Identity(), forget=forget, retain=retain, generator=torch.Generator(), device=CPU)
+    assert len(calls) == 1 and len(calls[0]["forget"]) == 3  # sizes 3, 3, 2: the middle subset only
+    calls.clear()
+    est = make_method("rum", {"methods": "finetune lr=0.5", "n_subsets": 4})
+    est.run(nn.Identity(), forget=forget, retain=retain, generator=torch.Generator(), device=CPU)
+    assert [len(c["forget"]) for c in calls] == [2, 2, 2, 2] and {c["params"]["lr"] for c in calls} == {0.5}
+
+
+@pytest.mark.parametrize("methods, message", [
+    ("finetune; salun", "must have one step or n_subsets \\(3\\) steps. Got 2"),
+    ("finetune nope=1", "Unknown parameter 'nope' for method 'finetune' \\(step 1 of RUM\\)"),
+    ("finetune; finetune lr=-1; none", "'lr' parameter of FineTune must be .* \\(step 2 of RUM\\)"),
+    ("none lr=1", "takes no parameters"),
+    ("ltu", "'methods' parameter of RUM must be"),
+    ("rum", "'methods' parameter of RUM must be"),
+])
+def test_rum_rejects_bad_steps(methods, message):
+    from unlearnkit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        make_method("rum", {"methods": methods})
