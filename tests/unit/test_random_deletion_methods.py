@@ -5,6 +5,7 @@ memorisation proxy, then unlearn subset by subset) and the unlearning-challenge 
 from __future__ import annotations
 
 import copy
+import math
 
 import pytest
 import torch
@@ -281,3 +282,67 @@ def test_rum_rejects_bad_steps(methods, message):
 
     with pytest.raises(ConfigError, match=message):
         make_method("rum", {"methods": methods})
+
+
+# ----------------------------------------------------------------------------------------------
+# unlearning-challenge entries: msg (2nd), cfw (3rd), fcs (1st)
+
+
+def mlp3(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 6), nn.ReLU(), nn.Linear(6, 3))  # "4" = output
+
+
+def test_msg_schedule_is_the_entrys_linear_annealing():
+    from unlearnkit.methods.msg import linear_annealing_factors
+
+    assert linear_annealing_factors(5) == pytest.approx([1 / 3, 2 / 3, 1, 2 / 3, 1 / 3])
+    assert linear_annealing_factors(4) == pytest.approx([0.5, 1.0, 2 / 3, 1 / 3])  # up 2 steps, down to 0 at step 5
+    assert linear_annealing_factors(1) == pytest.approx([1.0])
+
+
+def test_msg_saliency_is_retain_gradient_minus_forget_gradient():
+    forget, retain = toy_sets(n_forget=6, n_retain=20)
+    model = linear_model()
+    est = make_method("msg")
+    g = est._unlearning_gradient(model, forget, retain, torch.Generator().manual_seed(3), CPU)
+    picked = retain.take(torch.randperm(20, generator=torch.Generator().manual_seed(3))[:6])
+    expected = linear_grads(model, picked).mean(0) - linear_grads(model, forget).mean(0)  # one batch each (< 64)
+    torch.testing.assert_close(torch.cat([g["weight"].reshape(-1), g["bias"]]).double(), expected, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("layers, touched", [("hidden", ["0", "2"]), ("conv", [])])
+def test_msg_reinitialises_the_smallest_gradient_weights_of_the_selected_layers(monkeypatch, layers, touched):
+    forget, retain = toy_sets()
+    model = mlp3()
+    before = copy.deepcopy(model.state_dict())
+    g = torch.Generator().manual_seed(7)
+    saliency = {name: torch.randn(p.shape, generator=g) for name, p in model.named_parameters()}
+    est = make_method("msg", {"init_rate": 0.25, "layers": layers})
+    monkeypatch.setattr(type(est), "_unlearning_gradient", lambda self, *a: saliency)
+    est.setup(model, forget=forget, retain=retain, generator=torch.Generator().manual_seed(0))
+    after = model.state_dict()
+    for name in ["0.weight", "2.weight", "4.weight"]:
+        layer = name.split(".")[0]
+        if layer not in touched:
+            assert torch.equal(after[name], before[name]) and name not in est._multipliers
+            continue
+        n = before[name].numel()
+        k = round(0.25 * n)
+        smallest = torch.sort(saliency[name].abs().reshape(-1), stable=True).indices[:k]
+        expected_mask = torch.zeros(n, dtype=torch.bool)
+        expected_mask[smallest] = True
+        assert torch.equal(est.reinit_mask_[name].reshape(-1), expected_mask)
+        changed = (after[name] != before[name]).reshape(-1)
+        assert torch.equal(changed, expected_mask)  # exactly the re-initialised weights moved
+        assert torch.equal(est._multipliers[name].reshape(-1), torch.where(expected_mask, 1.0, 0.1))
+    for name in ["0.bias", "2.bias", "4.bias"]:
+        assert torch.equal(after[name], before[name])
+    # gradients: factor · (multiplier · grad + wd · θ)
+    est.on_epoch(0)
+    for p in model.parameters():
+        p.grad = torch.ones_like(p)
+    est.grad_transform(model)
+    for name, p in model.named_parameters():
+        mult = est._multipliers.get(name, torch.ones_like(p))
+        torch.testing.assert_close(p.grad, (1 / 3) * (mult + 5e-4 * p.detach()))
