@@ -346,3 +346,36 @@ def test_msg_reinitialises_the_smallest_gradient_weights_of_the_selected_layers(
     for name, p in model.named_parameters():
         mult = est._multipliers.get(name, torch.ones_like(p))
         torch.testing.assert_close(p.grad, (1 / 3) * (mult + 5e-4 * p.detach()))
+
+
+def test_cfw_confuses_the_first_layer_and_weakens_before_the_last_epoch():
+    forget, retain = toy_sets()
+    model = mlp3()
+    before = copy.deepcopy(model.state_dict())
+    est = make_method("cfw", {"epochs": 3, "start_std": 0.5, "final_std": 0.01})
+    est._generator = torch.Generator().manual_seed(4)
+    est.setup(model, forget=forget, retain=retain, generator=est._generator)
+    g = torch.Generator().manual_seed(4)
+    noise1 = torch.randn((8, 5), generator=g) * 0.5
+    torch.testing.assert_close(model[0].weight.detach(), before["0.weight"] + noise1)
+    for name in ["0.bias", "2.weight", "4.weight"]:
+        assert torch.equal(model.state_dict()[name], before[name])
+    est.on_epoch(0)
+    est.on_epoch(1)
+    torch.testing.assert_close(model[0].weight.detach(), before["0.weight"] + noise1)  # nothing before the last epoch
+    est.on_epoch(2)
+    torch.testing.assert_close(model[0].weight.detach(), before["0.weight"] + noise1 + torch.randn((8, 5), generator=g) * 0.01)
+    assert est._factor == pytest.approx(0.5 * (1 + math.cos(2 * math.pi / 3)))
+
+
+def test_cfw_loss_weights_each_sample_by_its_balanced_class_weight():
+    forget, retain = toy_sets(n_retain=20)
+    model = mlp3()
+    est = make_method("cfw")
+    est._generator = torch.Generator().manual_seed(0)
+    est.setup(model, forget=forget, retain=retain, generator=est._generator)
+    x, y = retain.tensors()
+    counts = torch.bincount(y, minlength=3).float()
+    w = len(y) / (3 * counts)
+    ce = torch.nn.functional.cross_entropy(model(x), y, reduction="none")
+    torch.testing.assert_close(est.loss(model, {"retain": (x, y)}), (w[y] * ce).mean())
