@@ -379,3 +379,43 @@ def test_cfw_loss_weights_each_sample_by_its_balanced_class_weight():
     w = len(y) / (3 * counts)
     ce = torch.nn.functional.cross_entropy(model(x), y, reduction="none")
     torch.testing.assert_close(est.loss(model, {"retain": (x, y)}), (w[y] * ce).mean())
+
+
+def test_fcs_losses_by_hand():
+    from unlearnkit.methods.fcs import contrastive_forget_loss, cosine_step_factors, uniform_kl
+
+    assert float(uniform_kl(torch.zeros(4, 5))) == pytest.approx(0.0, abs=1e-7)
+    z = torch.tensor([[2.0, 0.0, 0.0]])
+    p = torch.softmax(z, dim=1)
+    assert float(uniform_kl(z)) == pytest.approx(float((1 / 3 * torch.log((1 / 3) / p)).sum()), rel=1e-6)
+    zf, zr = torch.tensor([[1.0, 0.0], [0.0, 2.0]]), torch.tensor([[1.0, 1.0], [0.0, 1.0], [2.0, 0.0]])
+    sim = zf @ zr.T / 1.5
+    expected = -torch.log_softmax(sim, dim=1).mean()
+    torch.testing.assert_close(contrastive_forget_loss(zf, zr, 1.5), expected)
+    f = cosine_step_factors(4, 3e-4, 1e-6)
+    assert f[0] == pytest.approx(1.0)
+    assert f[2] == pytest.approx((1e-6 + (3e-4 - 1e-6) * 0.5) / 3e-4)
+
+
+def test_fcs_runs_uniform_then_contrast_and_retain_rounds(monkeypatch):
+    import unlearnkit.methods.fcs as fcs_module
+
+    forget, retain = toy_sets(n_forget=10, n_retain=20)
+    calls = []
+
+    def fake_loop(model, streams, loss_fn, recipe, *, generator, device, description, grad_transform=None):
+        calls.append((description, sorted(streams), recipe.lr, recipe.weight_decay, recipe.batch_size))
+        if grad_transform is not None:
+            for p in model.parameters():
+                p.grad = torch.ones_like(p)
+            for _ in range(-(-len(streams["forget"]) // recipe.batch_size)):
+                grad_transform(model)
+        return [0.0]
+
+    monkeypatch.setattr(fcs_module, "run_loop", fake_loop)
+    est = make_method("fcs", {"epochs": 2, "batch_size": 4})
+    est.run(mlp3(), forget=forget, retain=retain, generator=torch.Generator(), device=CPU)
+    assert calls == [("FCS forget (uniform)", ["forget"], 5e-3, 0.0, 4),
+                     ("FCS contrast", ["forget", "retain"], 3e-4, 0.0, 4), ("FCS strengthen", ["retain"], 4e-3, 1e-2, 4),
+                     ("FCS contrast", ["forget", "retain"], 3e-4, 0.0, 4), ("FCS strengthen", ["retain"], 4e-3, 1e-2, 4)]
+    assert est.log_["forget_steps"] == 2 * 3  # the cosine runs over every forget step of every epoch
