@@ -50,8 +50,10 @@ def balanced_class_weights(labels: torch.Tensor, num_classes: int) -> torch.Tens
 
 @METHODS.register("cfw")
 class CFW(LoopMethod):
-    """Add N(0, σ₁²) to the first layer's weights, fine-tune on D_r with class-weighted
-    cross-entropy, add N(0, σ₂²) to the same weights before the last epoch.
+    """Noise on the first layer, class-balanced fine-tuning on D_r, a little noise again at the end.
+
+    Adds N(0, σ₁²) to the first layer's weights, fine-tunes on D_r with class-weighted
+    cross-entropy and adds N(0, σ₂²) to the same weights before the last epoch.
 
     1. **Confuse.** The weights of the model's first convolution or linear layer get Gaussian
        noise of standard deviation ``start_std`` (drawn from the run's generator).

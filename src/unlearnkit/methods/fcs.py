@@ -47,7 +47,9 @@ def cosine_step_factors(total_steps: int, lr: float, eta_min: float) -> list[flo
 
 @METHODS.register("fcs")
 class FCS(Method):
-    """Stage 1: one pass over D_f minimising KL(uniform ‖ p_θ(x)). Stage 2, ``epochs`` times: a
+    """Push D_f to uniform predictions, then alternate contrastive forget rounds and retain rounds.
+
+    Stage 1: one pass over D_f minimising KL(uniform ‖ p_θ(x)). Stage 2, ``epochs`` times: a
     forget round (a pass over D_f, each batch against a D_r batch, minimising
     ``contrastive_forget_loss``), then a retain round (a pass over D_r, cross-entropy).
 

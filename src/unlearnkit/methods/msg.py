@@ -59,8 +59,10 @@ def selected_layers(model: nn.Module, layers: str) -> list[tuple[str, nn.Module]
 
 @METHODS.register("msg")
 class MSG(LoopMethod):
-    """Re-initialise, in every selected layer, the fraction ``init_rate`` of weights with the
-    smallest unlearning gradient; fine-tune on D_r with the others' gradients × 0.1.
+    """Re-initialise the weights with the smallest unlearning gradient, then fine-tune on D_r.
+
+    In every selected layer the fraction ``init_rate`` of weights with the smallest unlearning
+    gradient is re-initialised; fine-tuning on D_r then slows the others (gradients × 0.1).
 
     1. **Saliency.** g = Σ over batches of ∇ mean CE on a seeded random |D_f| samples of D_r,
        plus Σ over batches of ∇ (−mean CE) on D_f (batches of 64; the model's parameters at θ_o).

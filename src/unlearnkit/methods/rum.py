@@ -126,8 +126,10 @@ def refine(scores: torch.Tensor, n_subsets: int) -> list[torch.Tensor]:
 
 @METHODS.register("rum")
 class RUM(Method):
-    """Split D_f into ``n_subsets`` subsets by a memorisation proxy of the original model, then
-    unlearn them one after another, lowest memorisation first, each with its own method.
+    """Refine D_f by a memorisation proxy, then unlearn its subsets low → high, one method each.
+
+    D_f is split into ``n_subsets`` subsets by a memorisation proxy of the original model, which
+    are unlearned one after another, lowest memorisation first, each with its own method.
 
     1. **Refine.** Every forget sample gets a memorisation score from the original model
        (``proxy``, ``memorisation_scores``); D_f is sorted by it and cut into ``n_subsets``
