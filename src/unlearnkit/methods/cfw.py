@@ -38,8 +38,8 @@ def balanced_class_weights(labels: torch.Tensor, num_classes: int) -> torch.Tens
     """scikit-learn's ``class_weight="balanced"``: n / (k · n_c) for each of the k classes present; 0 for absent ones.
 
     Example:
-        >>> balanced_class_weights(torch.tensor([0, 0, 0, 1]), 3).tolist()
-        [0.6666666865348206, 2.0, 0.0]
+        >>> [round(w, 4) for w in balanced_class_weights(torch.tensor([0, 0, 0, 1]), 3).tolist()]
+        [0.6667, 2.0, 0.0]
     """
     counts = torch.bincount(labels, minlength=num_classes).float()
     present = counts > 0
