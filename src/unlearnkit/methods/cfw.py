@@ -72,7 +72,8 @@ class CFW(LoopMethod):
     (the two agree when weights are equal, as on balanced data). The per-epoch lr factor is
     applied through the gradients (``scale_gradients``), the optimiser's weight decay set to 0
     and added there instead; momentum carries the previous factor for a few steps after each
-    change, where the entry's scheduler rescales it at once.
+    change, where the entry's scheduler rescales it at once. Adam would undo such a factor, so the
+    optimiser is SGD only (``optimizer="sgd"``).
 
     Access: full retain. Defaults (the entry's, for ResNet-18 on 32×32 face images, where batch
     norm after ``conv1`` absorbs the scale of the noise): σ₁ = 0.6 (``start_std``), σ₂ = 0.005
@@ -89,6 +90,7 @@ class CFW(LoopMethod):
     streams = ("retain",)
     _parameter_constraints = {
         **LOOP_CONSTRAINTS,
+        "optimizer": Options(("sgd",)),
         "start_std": Interval(float, 0, None, closed="left"),
         "final_std": Interval(float, 0, None, closed="left"),
         "class_weight": Options(("balanced", "none")),

@@ -83,8 +83,9 @@ class MSG(LoopMethod):
     pass runs in eval mode (the entry leaves the mode as the caller set it). The per-epoch lr
     factor is applied through the gradients (``scale_gradients``, the optimiser's own weight
     decay set to 0 and added there instead): a step equals the entry's except that momentum
-    carries the previous epoch's factor for a few steps after each change. The fraction of
-    re-initialised weights is logged.
+    carries the previous epoch's factor for a few steps after each change; Adam would undo such a
+    factor, so the optimiser is SGD only (``optimizer="sgd"``). The fraction of re-initialised
+    weights is logged.
 
     Access: full retain. Defaults (the entry's, for ResNet-18 on the challenge's 32×32 face-age
     data): ``init_rate`` 0.3, 5 epochs, SGD lr 1e-3, momentum 0.9, weight decay 5e-4, batch 64.
@@ -99,6 +100,7 @@ class MSG(LoopMethod):
     streams = ("retain",)
     _parameter_constraints = {
         **LOOP_CONSTRAINTS,
+        "optimizer": Options(("sgd",)),
         "init_rate": Interval(float, 0, 1, closed="both"),
         "layers": Options(("hidden", "conv")),
     }
