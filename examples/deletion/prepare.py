@@ -2,13 +2,14 @@
 
     python examples/deletion/prepare.py WORKDIR
 
-Writes into WORKDIR: data.npz (3,000 training records of Fashion-MNIST with IDs, and 2,000 test
+Writes into WORKDIR (the model owner's project): my_model.py (a copy), data.npz (3,000 training records of Fashion-MNIST with IDs, and 2,000 test
 records), model.safetensors (FashionMLP trained by its owner's loop, my_model.fit) and
 request-1.txt (150 scattered records), request-2.txt (every record of class Bag),
 request-3.txt (100 scattered records, two of which request 1 already deleted).
 Fashion-MNIST comes from the Debian package dataset-fashion-mnist (or --data-dir, see the README).
 """
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from unlearnkit import load_dataset  # noqa: E402  (only to read the Fashion-MNI
 
 work = Path(sys.argv[1] if len(sys.argv) > 1 else "deletion-walkthrough")
 work.mkdir(parents=True, exist_ok=True)
+shutil.copy(Path(__file__).parent / "my_model.py", work / "my_model.py")  # the owner's project holds its model code
 fm = load_dataset("fashion-mnist")
 rng = np.random.default_rng(0)
 train = np.sort(rng.choice(len(fm.train_y), 3000, replace=False))
@@ -32,6 +34,7 @@ ids = np.array([f"fm-{i:05d}" for i in train])                       # the recor
 np.savez(work / "data.npz", x=x, y=y, ids=ids, x_test=fm.test_x[test].numpy(), y_test=fm.test_y[test].numpy(),
          classes=np.array(fm.classes))
 
+torch.manual_seed(0)                                                  # the initialisation
 model = fit(build(), torch.from_numpy(x).float() / 255, torch.from_numpy(y))
 save_file(model.state_dict(), str(work / "model.safetensors"))
 

@@ -21,8 +21,9 @@ The verdict (constants below, one place):
    evidence cannot show anything was removed), ``inconclusive`` (after looks unseen but the change
    is within the noise), ``no_evidence`` (too few records: each statistic needs 30 in D_f and V_f).
 
-Warnings: the result is indistinguishable from the model before; accuracy on retained or held-out
-records fell by more than ``UTILITY_DROP_PP`` points.
+Warnings: the result is indistinguishable from the model before; accuracy on held-out records of
+the classes that keep retained records fell by more than ``UTILITY_DROP_PP`` points (utility; a
+fall on the retained *training* records alone is not one: retraining lowers it too).
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from unlearnkit.metrics.heldout import MIN_HELDOUT, mean_difference, per_sample_
 EVIDENCE_METRICS = ("heldout_auc", "heldout_acc_gap", "heldout_class_acc")
 #: A whole class counts as unseen when heldout_class_acc's interval reaches down to this (percent).
 CLASS_ACC_LIMIT = 5.0
-#: Accuracy falls (percentage points) on retained or held-out records above this are warned about.
+#: Accuracy falls (percentage points) on held-out records of the kept classes above this are warned about.
 UTILITY_DROP_PP = 2.0
 
 VERDICT_TITLES = {
@@ -202,21 +203,22 @@ def compute_evidence(before: nn.Module, after: nn.Module, split, *, shape: str, 
     cls_after = metrics["heldout_class_acc"]["after"]
     if after_state == "no_evidence":
         verdict = "no_evidence"
-        text = (f"No verdict: {metrics['heldout_acc_gap']['absent'] or 'the golden-free metrics are absent'}. "
+        why = metrics["heldout_acc_gap"]["absent"] or "the golden-free metrics are absent"
+        text = (f"{why[:1].upper() + why[1:]}. "
                 f"Each statistic needs at least {MIN_HELDOUT} deleted records and {MIN_HELDOUT} held-out records of "
                 "their classes.")
     elif after_state == "over_forgotten":
         verdict = "over_forgotten"
-        text = ("Over-forgotten: the deleted records now look less familiar to the model than records it never saw "
+        text = ("The deleted records now look less familiar to the model than records it never saw "
                 f"(heldout_acc_gap {_fmt(gap_after, ' pp')}, heldout_auc {_fmt(metrics['heldout_auc']['after'])}); "
                 "that difference itself tells an attacker the records were special.")
     elif after_state == "trained_on":
         verdict = "not_forgotten"
         if shape == "class" and cls_after is not None:
-            text = (f"Not forgotten: the model still predicts the deleted class on held-out records "
+            text = (f"The model still predicts the deleted class on held-out records "
                     f"(heldout_class_acc {_fmt(cls_after, '%')}); a model retrained without it would not.")
         else:
-            text = ("Not forgotten: the model still fits the deleted records better than records it never saw "
+            text = ("The model still fits the deleted records better than records it never saw "
                     f"(heldout_acc_gap {_fmt(gap_after, ' pp')}, interval above 0).")
     elif before_state == "unseen":
         verdict = "unseen_before"
@@ -225,17 +227,17 @@ def compute_evidence(before: nn.Module, after: nn.Module, split, *, shape: str, 
                 "can neither show that the method removed anything nor that anything needed removing.")
     elif changed is False or changed is None:
         verdict = "inconclusive"
-        text = ("Inconclusive: the deleted records now look like records the model never saw "
+        text = ("The deleted records now look like records the model never saw "
                 f"(heldout_acc_gap {_fmt(gap_after, ' pp')}), but the change from before is within the noise "
                 f"(Δ {_fmt(change, ' pp')}). A larger request or a larger held-out slice would decide.")
     else:
         verdict = "forgotten"
         if shape == "class" and cls_after is not None:
-            text = (f"Forgotten: the model no longer predicts the deleted class on held-out records "
+            text = (f"The model no longer predicts the deleted class on held-out records "
                     f"(heldout_class_acc {_fmt(cls_after, '%')}, before "
                     f"{_fmt(metrics['heldout_class_acc']['before'], '%')}), as a model retrained without it would.")
         else:
-            text = ("Forgotten: the model now treats the deleted records like records it never saw "
+            text = ("The model now treats the deleted records like records it never saw "
                     f"(heldout_acc_gap {_fmt(gap_after, ' pp')}, before {_fmt(gap_before, ' pp')}; "
                     f"Δ {_fmt(change, ' pp')}).")
 
@@ -254,12 +256,10 @@ def compute_evidence(before: nn.Module, after: nn.Module, split, *, shape: str, 
             and verdict in ("forgotten", "unseen_before", "inconclusive"):
         warnings.append("The per-record losses still tell the deleted records from held-out ones (heldout_auc "
                         f"{_fmt(metrics['heldout_auc']['after'])}, interval above 0.5), although accuracy does not.")
-    for label in ("retained", "heldout"):
-        a = acc[label]
-        if a["before"] is not None and a["after"] is not None and a["before"] - a["after"] > UTILITY_DROP_PP:
-            what = "retained records" if label == "retained" else "held-out records of the kept classes"
-            warnings.append(f"Accuracy on {what} fell from {a['before']:.1f}% to {a['after']:.1f}% "
-                            f"({a['after'] - a['before']:+.1f} points): the model lost utility.")
+    a = acc["heldout"]
+    if a["before"] is not None and a["after"] is not None and a["before"] - a["after"] > UTILITY_DROP_PP:
+        warnings.append(f"Accuracy on held-out records of the kept classes fell from {a['before']:.1f}% to "
+                        f"{a['after']:.1f}% ({a['after'] - a['before']:+.1f} points): the model lost utility.")
     sizes = {"deleted": len(split.forget), "retained": len(split.retain),
              "heldout": len(subsets["val_kept"]) if "val_kept" in subsets else 0, "heldout_forget": n_v,
              "heldout_all": 0 if split.val is None else len(split.val)}

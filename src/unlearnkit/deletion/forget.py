@@ -13,6 +13,7 @@ request is left out of the retain set (and reported, and skipped, when the reque
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -161,6 +162,13 @@ def plan_forget(model: nn.Module | None, data: Dataset, delete_ids: Iterable[Any
             if rid in prev_ids or (prev_hashes and led.id_hash(rid) in prev_hashes):
                 dropped_pos.append(k)
     live = drop_train(data, dropped_pos) if dropped_pos else data
+    gone = sorted(set(data.train_y.unique().tolist()) - set(live.train_y.unique().tolist()))
+    if gone and len(live.test_y):  # classes deleted whole before: their test records judge nothing any more
+        keep = torch.nonzero(~torch.isin(live.test_y, torch.tensor(gone))).flatten()
+        live = dataclasses.replace(live, test_x=live.test_x[keep], test_y=live.test_y[keep],
+                                   test_ids=None if live.test_ids is None else tuple(live.test_ids[int(i)] for i in keep),
+                                   test_note=f"{live.test_note}; without the {len(live.test_y) - len(keep)} test records "
+                                             f"of class(es) {', '.join(live.classes[c] for c in gone)}, deleted before")
     positions = resolve_ids(live, new_ids)
     shape, class_idx = request_shape(live.train_y.numpy(), positions)
     if shape == "class":

@@ -357,11 +357,11 @@ class Ledger:
     def _check_weights(self, seq: int, expected: str | None, what: str) -> str | None:
         path = self.weights_path(seq)
         if not path.is_file():
-            return f"the weights of {what} ({path.relative_to(self.path)}) are missing"
+            return f"the weights of {what}, {path.relative_to(self.path)}, are missing"
         with open(path, "rb") as fh:
             digest = hashlib.file_digest(fh, "sha256").hexdigest()
         if digest != expected:
-            return f"the weights of {what} ({path.relative_to(self.path)}) changed: their SHA-256 is not the entry's"
+            return f"the weights of {what}, {path.relative_to(self.path)}, changed: their SHA-256 is not the entry's"
         return None
 
     def _numbered(self, folder: str, above: int) -> list[int]:

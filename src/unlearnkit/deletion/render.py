@@ -21,6 +21,11 @@ COLOURS = {"forgotten": "#1b7f3b", "not_forgotten": "#b42318", "over_forgotten":
            "unseen_before": "#475467", "inconclusive": "#b54708", "no_evidence": "#475467"}
 
 
+def _rows(ev: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """The evidence rows that apply: heldout_class_acc only for whole-class requests."""
+    return [row for row in ROWS if row[0] != "heldout_class_acc" or ev["shape"] == "class"]
+
+
 def _num(x: float | None, digits: int) -> str:
     if x is None:
         return "—"
@@ -81,8 +86,10 @@ def _how_to_read() -> list[str]:
         "heldout_auc below 0.5, is over-forgetting. 'Forgotten' also needs the change from before to lie outside the "
         "noise (the paired bootstrap interval of Δ heldout_acc_gap excludes 0)."
     )
-    out.append(f"Utility: a fall of more than {UTILITY_DROP_PP:g} points of accuracy on the retained records, or on the "
-               "held-out records of the classes that keep retained records, is warned about.")
+    out.append(f"Utility: a fall of more than {UTILITY_DROP_PP:g} points of accuracy on the held-out records of the "
+               "classes that keep retained records is warned about. Accuracy on the retained (training) records may "
+               "fall without harm: a model retrained without the deleted records also fits its training records less "
+               "closely than one that memorised them.")
     out.append("Intervals are seeded bootstrap 95% intervals (1,000 resamples); each statistic needs at least 30 "
                "deleted and 30 held-out records. See METRICS.md, 'Golden-free evidence'.")
     return out
@@ -103,7 +110,7 @@ def render_markdown(r: dict[str, Any]) -> str:
     lines += [f"| {k} | {v} |" for k, v in _request_lines(r)]
     lines += ["", "## Golden-free evidence (no retrained model needed)", "",
               "| statistic | before | after | target |", "|---|---|---|---|"]
-    for name, unit, target in ROWS:
+    for name, unit, target in _rows(ev):
         m = ev["metrics"][name]
         after = _est(m["after"], unit) if m["after"] is not None else f"absent ({m['absent']})"
         lines.append(f"| {name} | {_est(m['before'], unit)} | {after} | {target} |")
@@ -173,7 +180,7 @@ def _interval_svg(ev: dict[str, Any]) -> str:
         panels.append((name, target, lo, hi, unit, ests))
     if not panels:
         return ""
-    width, left, right, row_h = 900, 170, 30, 26
+    width, left, right, row_h = 900, 90, 200, 26
     height = sum(30 + row_h * len(p[5]) + 22 for p in panels)
     out = [f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" '
            'aria-label="95% intervals before and after unlearning">']
@@ -196,7 +203,7 @@ def _interval_svg(ev: dict[str, Any]) -> str:
                        f'stroke="{colour}" stroke-width="4" stroke-linecap="round"/>')
             out.append(f'<circle cx="{px(e["value"]):.1f}" cy="{cy:.1f}" r="6" fill="{colour}"/>')
             digits = 3 if unit == "" else 1
-            out.append(f'<text x="{min(px(e["high"]) + 10, width - 150):.1f}" y="{cy + 4:.1f}">'
+            out.append(f'<text x="{width - right + 16}" y="{cy + 4:.1f}">'
                        f'{e["value"]:.{digits}f}{unit} [{e["low"]:.{digits}f}, {e["high"]:.{digits}f}]</text>')
         axis_y = bottom + 4
         out.append(f'<line x1="{left}" y1="{axis_y}" x2="{width - right}" y2="{axis_y}" stroke="#d0d5dd"/>')
@@ -228,7 +235,7 @@ def render_html(r: dict[str, Any]) -> str:
     parts.append("</table>")
     parts.append("<h2>Golden-free evidence (no retrained model needed)</h2>")
     parts.append("<table><tr><th>statistic</th><th>before</th><th>after</th><th>target</th></tr>")
-    for name, unit, target in ROWS:
+    for name, unit, target in _rows(ev):
         m = ev["metrics"][name]
         after = _est(m["after"], unit) if m["after"] is not None else f"absent ({m['absent']})"
         parts.append(f"<tr><td>{_e(name)}</td><td>{_e(_est(m['before'], unit))}</td><td><b>{_e(after)}</b></td>"
