@@ -136,6 +136,8 @@ def render_markdown(r: dict[str, Any]) -> str:
                   "", "| metric | unlearned | golden | before | gap to golden |", "|---|---:|---:|---:|---:|"]
         for m in h["metrics"]:
             row = [h["rows"].get(w, {}).get(m) for w in ("unlearned", "golden", "original")]
+            if all(v is None for v in row):
+                continue
             lines.append(f"| {m} | " + " | ".join(_num(v, 3 if m.endswith("_s") else 2) for v in row)
                          + f" | {_num(h['gaps'].get(m), 2)} |")
     lines += ["", "## How to read this", ""] + [f"- {t}" for t in _how_to_read()]
@@ -270,6 +272,8 @@ def render_html(r: dict[str, Any]) -> str:
                      '<th class="num">before</th><th class="num">gap to golden</th></tr>')
         for m in h["metrics"]:
             row = [h["rows"].get(w, {}).get(m) for w in ("unlearned", "golden", "original")]
+            if all(v is None for v in row):
+                continue
             cells = "".join(f"<td class=num>{_num(v, 3 if m.endswith('_s') else 2)}</td>" for v in row)
             parts.append(f"<tr><td>{_e(m)}</td>{cells}<td class=num>{_num(h['gaps'].get(m), 2)}</td></tr>")
         parts.append("</table>")
