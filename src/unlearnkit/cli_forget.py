@@ -45,7 +45,8 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--no-store-ids", action="store_true", help="keep only hashes of the deleted IDs in the ledger")
     p.add_argument("--retrain", action="store_true", help="also retrain a golden model on the retained records (with "
                    "--recipe / --set) and add the headline table")
-    p.add_argument("--recipe", help="training preset of --retrain (unlearnkit list recipes); default digits")
+    p.add_argument("--recipe", help="the --retrain recipe: a preset (unlearnkit list recipes; default digits) or a "
+                   "TOML file of recipe fields (optimizer, lr, epochs, batch_size, ...)")
     p.add_argument("--set", dest="recipe_set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field of the --retrain recipe (repeatable)")
     p.add_argument("--seed", type=int, default=0, help="seeds the method, the carving of V and the intervals")
@@ -87,7 +88,7 @@ def forget_command(args: argparse.Namespace) -> int:
                                                               owner=f"method {args.method!r}")
     if (args.recipe or args.recipe_set) and not args.retrain:
         raise ConfigError("--recipe and --set only apply with --retrain.")
-    recipe = get_recipe(args.recipe or "digits", args.recipe_set) if args.retrain else None
+    recipe = _recipe(args.recipe, args.recipe_set) if args.retrain else None
     if args.dry_run and not args.ledger:
         raise ConfigError("--dry-run needs --ledger (without a ledger nothing is recorded anyway).")
     out = Path(args.out)
@@ -132,6 +133,31 @@ def forget_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recipe(name: str | None, overrides: list[str]):
+    """The ``--retrain`` recipe: a preset name, or a TOML file of ``Recipe`` fields (top level or ``[recipe]``)."""
+    import tomllib
+
+    from unlearnkit.config import init_params, parse_overrides
+    from unlearnkit.training import Recipe, get_recipe
+
+    if name is None or not name.endswith(".toml"):
+        return get_recipe(name or "digits", overrides)
+    path = Path(name)
+    if not path.is_file():
+        raise ConfigError(f"Recipe file {name} does not exist.")
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Recipe file {name} is not valid TOML ({exc}).") from None
+    fields = table.get("recipe", table)
+    valid = init_params(Recipe)
+    unknown = [k for k in fields if k not in valid]
+    if unknown or not isinstance(fields, dict):
+        raise ConfigError(f"Recipe file {name}: unknown field {unknown[0] if unknown else fields!r}. Valid fields: "
+                          f"{', '.join(sorted(valid))}.")
+    return Recipe(**{**fields, **parse_overrides(overrides, Recipe, owner=f"recipe {name}")})
+
+
 def _est(e: dict | None, unit: str) -> str:
     if e is None:
         return "—"
@@ -165,8 +191,9 @@ def _print_result(result) -> None:
               "heldout_forget": "acc held-out V_f"}
     for key, label in labels.items():
         a = ev["accuracy"][key]
-        if a["before"] is not None:
-            print(f"{label:18s} {a['before']:>23.2f}% {a['after']:>23.2f}%")
+        if a["before"] is not None or a["after"] is not None:
+            cells = [f"{v:>23.2f}%" if v is not None else f"{'—':>24s}" for v in (a["before"], a["after"])]
+            print(f"{label:18s} {cells[0]} {cells[1]}")
     if r.get("headline"):
         h = r["headline"]
         print("against the retrained (golden) model: " + ", ".join(

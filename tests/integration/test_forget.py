@@ -124,8 +124,9 @@ def test_three_sequential_requests_then_verify_and_detect_tampering(capsys, user
     code, out, err = run_cli(capsys, *forget_args(user_files, "req2.txt", outs[1], ledger, first=False))
     assert code == 0, err
     assert "every record of class blue" in out and "kl_ft" in out and "docs/baselines.md" in out
-    code, out, err = run_cli(capsys, *forget_args(user_files, "req3.txt", outs[2], ledger, "--retrain", "--set",
-                                                  "epochs=3", first=False))
+    (tmp_path / "recipe.toml").write_text('[recipe]\noptimizer = "adam"\nlr = 0.01\nbatch_size = 32\n')
+    code, out, err = run_cli(capsys, *forget_args(user_files, "req3.txt", outs[2], ledger, "--retrain", "--recipe",
+                                                  tmp_path / "recipe.toml", "--set", "epochs=3", first=False))
     assert code == 0, err
     assert "1 ID(s) already deleted by request(s) 1" in out
 
@@ -147,6 +148,7 @@ def test_three_sequential_requests_then_verify_and_detect_tampering(capsys, user
     assert third["ids_sha256"] == hashlib.sha256("\n".join(sorted(third["ids"])).encode()).hexdigest()
     record = json.loads((outs[2] / "evidence.json").read_text())
     assert record["headline"]["rows"]["golden"]["ua"] is not None and "golden.safetensors" in os.listdir(outs[2])
+    assert record["headline"]["golden"]["recipe"]["optimizer"] == "adam" and record["headline"]["golden"]["recipe"]["epochs"] == 3
     for i, o in enumerate(outs):
         assert weights_sha256(read_state_dict(o / "model.safetensors")) == entries[i]["model_after_sha256"]
     html = (outs[1] / "evidence.html").read_text()
@@ -221,6 +223,9 @@ def _bad_cases(files: Path, tmp: Path) -> dict[str, tuple[list, str]]:
     torch.save({"fc1.weight": torch.zeros(24, 8), "note": object()}, tmp / "objects.pt")
     x, y = _arrays()
     np.savez(tmp / "overlap.npz", x=x[:40], y=y[:40], ids=np.array([f"h{i}" for i in range(40)]))
+    np.savez(tmp / "narrow.npz", x=x[:N_TRAIN, :5], y=y[:N_TRAIN], ids=np.array([f"user-{i:04d}" for i in range(N_TRAIN)]),
+             x_test=x[N_TRAIN:, :5], y_test=y[N_TRAIN:])
+    (tmp / "bad-recipe.toml").write_text("epochz = 3\n")
     broken = tmp / "broken-ledger"
     broken.mkdir()
     (broken / "LEDGER").write_text(json.dumps({"format": "unlearnkit-ledger", "version": 1, "salt": "00" * 16}))
@@ -244,6 +249,9 @@ def _bad_cases(files: Path, tmp: Path) -> dict[str, tuple[list, str]]:
         "held-out overlaps": (base + ["--heldout", tmp / "overlap.npz"], "overlaps the training data"),
         "broken ledger": (base + ["--ledger", broken], "broken"),
         "auto with parameters": (base + ["lr=0.1"], "--method auto takes no"),
+        "model does not take the data": (swap(base, "--data", tmp / "narrow.npz"), "cannot take the data's records"),
+        "method destroys the model": (base + ["--method", "grad_ascent", "lr=1e30", "epochs=3"], "NaN or infinite"),
+        "bad recipe file": (base + ["--retrain", "--recipe", tmp / "bad-recipe.toml"], "unknown field 'epochz'"),
         "unknown method": (base + ["--method", "nope"], "nope"),
     }
 

@@ -381,3 +381,17 @@ def test_load_run_model_from_the_run_store(tmp_path):
     assert weights_sha256(model) == weights_sha256(outcome.result.model)
     with pytest.raises(Exception, match="No run 'nope'"):
         load_run_model("nope", home=tmp_path / "home")
+
+
+def test_csv_dataset_id_column_and_ids_spec_on_the_cli_datasets(tmp_path):
+    from unlearnkit import load_dataset
+
+    rows = "".join(f"u{i},{i % 7},{(i * 3) % 5},{i % 2}\n" for i in range(40))
+    (tmp_path / "train.csv").write_text("id,a,b,label\n" + rows)
+    ds = load_dataset("csv", path=str(tmp_path / "train.csv"), id_column="id")
+    assert len(ds.train_ids) + len(ds.test_ids) == 40 and ds.input_shape == (2,)
+    (tmp_path / "req.txt").write_text(f"{ds.train_ids[4]}\n{ds.train_ids[9]}\n")
+    split = make_split(ds, f"ids:{tmp_path / 'req.txt'}")
+    assert split.forget.tolist() == [4, 9]
+    sub = load_dataset("csv", path=str(tmp_path / "train.csv"), id_column="id", val_size=6)
+    assert len(sub.val_ids) == 6 and not set(sub.val_ids) & set(sub.train_ids)

@@ -73,6 +73,7 @@ class Evidence:
         warnings: plain sentences.
         heldout_note: where the held-out records came from.
         seed: the seed of the bootstrap intervals.
+        destroyed: the unlearned model's outputs are NaN or infinite.
     """
 
     shape: str
@@ -86,6 +87,7 @@ class Evidence:
     warnings: list[str] = field(default_factory=list)
     heldout_note: str = ""
     seed: int = 0
+    destroyed: bool = False
 
     @property
     def title(self) -> str:
@@ -101,6 +103,7 @@ class Evidence:
             "metrics": self.metrics, "change": self.change, "accuracy": self.accuracy,
             "verdict": self.verdict, "verdict_title": self.title, "verdict_text": self.verdict_text,
             "warnings": list(self.warnings), "heldout_note": self.heldout_note, "seed": self.seed,
+            "destroyed": self.destroyed,
         }
 
 
@@ -172,6 +175,11 @@ def compute_evidence(before: nn.Module, after: nn.Module, split, *, shape: str, 
             sub = subsets.get(part)
             logits[which, part] = (compute_logits(model, sub, device=device), sub.labels) if sub is not None and len(sub) \
                 else None
+    broken = [w for (w, _), v in logits.items() if v is not None and not bool(torch.isfinite(v[0]).all())]
+    for w in broken:  # a method that destroyed the model: no accuracies, no statistics of it
+        for key in list(logits):
+            if key[0] == w:
+                logits[key] = None
     acc = {}
     for label, part in (("deleted", "forget"), ("retained", "retain"), ("heldout", "val_kept"),
                         ("heldout_forget", "val_forget")):
@@ -179,13 +187,13 @@ def compute_evidence(before: nn.Module, after: nn.Module, split, *, shape: str, 
 
     change = None
     n_f, n_v = len(split.forget), 0 if split.val_forget is None else len(split.val_forget)
-    if min(n_f, n_v) >= MIN_HELDOUT:
+    if min(n_f, n_v) >= MIN_HELDOUT and not broken:
         d_f = per_sample_correct(*logits["after", "forget"]) - per_sample_correct(*logits["before", "forget"])
         d_v = per_sample_correct(*logits["after", "val_forget"]) - per_sample_correct(*logits["before", "val_forget"])
         est = mean_difference(d_f, d_v, seed=seed, tag="heldout_acc_gap_change")
         change = {"value": 100 * est.value, "low": 100 * est.low, "high": 100 * est.high}
 
-    same_predictions = bool(torch.equal(logits["before", "forget"][0].argmax(1), logits["after", "forget"][0].argmax(1))
+    same_predictions = not broken and bool(torch.equal(logits["before", "forget"][0].argmax(1), logits["after", "forget"][0].argmax(1))
                             and torch.allclose(logits["before", "forget"][0], logits["after", "forget"][0]))
     before_state, after_state = _state(metrics, "before", shape), _state(metrics, "after", shape)
     if not weights_changed or same_predictions:
@@ -201,7 +209,11 @@ def compute_evidence(before: nn.Module, after: nn.Module, split, *, shape: str, 
 
     gap_after, gap_before = metrics["heldout_acc_gap"]["after"], metrics["heldout_acc_gap"]["before"]
     cls_after = metrics["heldout_class_acc"]["after"]
-    if after_state == "no_evidence":
+    if "after" in broken:
+        verdict = "no_evidence"
+        text = ("The unlearned model's outputs are NaN or infinite: the method destroyed the model. Do not deploy it; "
+                "try another method or other parameters.")
+    elif after_state == "no_evidence":
         verdict = "no_evidence"
         why = metrics["heldout_acc_gap"]["absent"] or "the golden-free metrics are absent"
         text = (f"{why[:1].upper() + why[1:]}. "
@@ -265,7 +277,7 @@ def compute_evidence(before: nn.Module, after: nn.Module, split, *, shape: str, 
              "heldout_all": 0 if split.val is None else len(split.val)}
     return Evidence(shape=shape, classes=list(classes or []), sizes=sizes, metrics=metrics, change=change,
                     accuracy=acc, verdict=verdict, verdict_text=text, warnings=warnings,
-                    heldout_note=split.dataset.val_note, seed=seed)
+                    heldout_note=split.dataset.val_note, seed=seed, destroyed="after" in broken)
 
 
 def identical_weights(a: nn.Module, b: nn.Module) -> bool:

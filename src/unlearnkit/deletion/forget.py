@@ -185,7 +185,14 @@ def plan_forget(model: nn.Module | None, data: Dataset, delete_ids: Iterable[Any
     else:
         est = make_method(method, params)
 
-    probe = compute_logits(model, split.subset("forget").take(torch.arange(1)), device=device)
+    try:
+        probe = compute_logits(model, split.subset("forget").take(torch.arange(1)), device=device)
+    except ConfigError:
+        raise
+    except Exception as exc:  # the user's forward pass: say what it was given, in one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"The model cannot take the data's records (one record has shape {live.input_shape}, "
+                          f"dtype float32): {type(exc).__name__}: {first[:200]}") from None
     if probe.shape[1] != split.num_classes:
         raise ConfigError(
             f"The model returns {probe.shape[1]} logits per record, but the data has {split.num_classes} classes "
@@ -246,7 +253,8 @@ def forget(
     Raises:
         ConfigError: unknown, repeated or already deleted IDs, an empty request, no held-out
             slice, a model that does not fit the data or is not the ledger's latest, a broken
-            ledger, an output directory that exists. Nothing is written then.
+            ledger, an output directory that exists, a method that destroyed the model (NaN or
+            infinite outputs). Nothing is written then.
 
     Example:
         >>> import numpy as np, torch
@@ -276,6 +284,10 @@ def forget(
     sha_before, sha_after = _sha(plan.before_bytes), _sha(after_bytes)
     evidence = compute_evidence(plan.before, after, plan.split, shape=plan.shape, classes=plan.classes, seed=seed,
                                 device=device, weights_changed=sha_before != sha_after)
+    if evidence.destroyed:
+        raise ConfigError(f"The unlearned model's outputs are NaN or infinite: {method_name(plan.estimator)} with "
+                          f"{_jsonable(result.params)} destroyed the model. Nothing was written; try other parameters "
+                          "(a smaller lr, fewer epochs) or another method.")
     headline = golden = None
     golden_info = None
     if retrain is not None:
