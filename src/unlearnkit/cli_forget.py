@@ -118,7 +118,10 @@ def forget_command(args: argparse.Namespace) -> int:
             if not latest:
                 raise ConfigError("--weights needs --arch: the import path of your model's factory "
                                   "(package.module:build) or a built-in model name.")
-            arch = ArchSpec.from_dict(ledger.find(latest)["model"]["arch"])
+            recorded = (ledger.find(latest).get("model") or {}).get("arch")
+            if not recorded:
+                raise ConfigError("--weights needs --arch: the ledger records no importable architecture.")
+            arch = ArchSpec.from_dict(recorded)
         model = arch.build(input_shape=data.input_shape, num_classes=data.num_classes, seed=args.seed)
         load_weights_into(model, read_state_dict(args.weights), f"The weights {args.weights}")
     elif not latest:
@@ -228,8 +231,13 @@ def ledger_command(args: argparse.Namespace) -> int:
         print(f"{'#':>3s}  {'request':22s} {'time':20s} {'deleted':>7s}  {'shape':9s} {'method':14s} "
               f"{'verdict':14s} weights after")
         for e in entries:
-            print(f"{e['seq']:>3d}  {e['request_id']:22s} {e['time']:20s} {e['n_deleted']:>7d}  {e['shape']:9s} "
-                  f"{e['method']:14s} {e['evidence']['verdict']:14s} {e['model_after_sha256'][:16]}")
+            verdict = (e.get("evidence") or {}).get("verdict", "?")
+            print(f"{e.get('seq', '?')!s:>3s}  {e.get('request_id', '?')!s:22s} {e.get('time', '?')!s:20s} "
+                  f"{e.get('n_deleted', '?')!s:>7s}  {e.get('shape', '?')!s:9s} {e.get('method', '?')!s:14s} "
+                  f"{verdict!s:14s} {str(e.get('model_after_sha256', '?'))[:16]}")
+        v = ledger.verify()
+        if not v.ok:
+            print(f"warning: the ledger does not verify: {v.problem}", file=sys.stderr)
         print(f"head: entry {seq}, hash {head}" if seq else "the ledger has no entries")
         return 0
     v = ledger.verify(expect_head=args.expect_head)

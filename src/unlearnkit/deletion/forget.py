@@ -14,12 +14,13 @@ request is left out of the retain set (and reported, and skipped, when the reque
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -73,7 +74,10 @@ class ForgetResult:
 
 
 @dataclass
-class _Plan:
+class ForgetPlan:
+    """A checked request, not yet run (``plan_forget``): the starting model, the records as they are
+    now (``live``: without the records deleted before), the split, the request's shape and the method."""
+
     before: nn.Module
     arch: ArchSpec | None
     live: Dataset
@@ -88,18 +92,15 @@ class _Plan:
     seq: int
     before_bytes: bytes
     dropped: int
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def _sha(data: bytes) -> str:
-    import hashlib
-
     return hashlib.sha256(data).hexdigest()
 
 
 def plan_forget(model: nn.Module | None, data: Dataset, delete_ids: Iterable[Any], *, method: str = "auto",
                 params: Mapping[str, Any] | None = None, heldout: Any = None, ledger: str | os.PathLike | Ledger | None = None,
-                arch: ArchSpec | None = None, seed: int = 0, device: str = "cpu") -> _Plan:
+                arch: ArchSpec | None = None, seed: int = 0, device: str = "cpu") -> ForgetPlan:
     """Check a request without running it (see ``forget``); returns what ``forget`` will do."""
     if not isinstance(data, Dataset):
         raise ConfigError(f"data must be a unlearnkit Dataset (Dataset.from_arrays(x, y, ids=...)); got "
@@ -200,7 +201,7 @@ def plan_forget(model: nn.Module | None, data: Dataset, delete_ids: Iterable[Any
             "logit order (classes= / a 'classes' array) so that they match."
         )
     before_bytes = weights_bytes(model)
-    return _Plan(model, arch, live, split, shape, [live.classes[c] for c in class_idx], tuple(new_ids), already, est,
+    return ForgetPlan(model, arch, live, split, shape, [live.classes[c] for c in class_idx], tuple(new_ids), already, est,
                  choice, led, seq, before_bytes, len(dropped_pos))
 
 
@@ -386,7 +387,7 @@ def _with_cpu(names) -> list[str]:
     return with_cpu_time(list(names))
 
 
-def _retrain(plan: _Plan, recipe: Recipe, seed: int, device: str) -> tuple[nn.Module, dict[str, Any]]:
+def _retrain(plan: ForgetPlan, recipe: Recipe, seed: int, device: str) -> tuple[nn.Module, dict[str, Any]]:
     from unlearnkit.methods.base import fresh_model
     from unlearnkit.seeding import torch_generator
 
@@ -422,4 +423,4 @@ def _jsonable(obj: Any) -> Any:
     return str(obj)
 
 
-__all__ = ["ForgetResult", "LedgerError", "OUTPUT_FILES", "forget", "plan_forget"]
+__all__ = ["ForgetPlan", "ForgetResult", "LedgerError", "OUTPUT_FILES", "forget", "plan_forget"]
