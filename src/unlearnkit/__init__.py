@@ -18,9 +18,10 @@ from unlearnkit.data import DATASETS, Dataset, ForgetSpec, Split, Subset, load_d
 from unlearnkit.methods import METHODS, Access, Method, UnlearnResult, make_method, unlearn  # noqa: E402
 from unlearnkit.models import MODELS, build_model  # noqa: E402
 from unlearnkit.training import ModelStore, Recipe, get_recipe, train  # noqa: E402
+from unlearnkit.deletion import forget, load_run_model  # noqa: E402
 
 __all__ = [
     "DATASETS", "METHODS", "MODELS", "Access", "Dataset", "ForgetSpec", "Method", "ModelStore", "Recipe",
     "Split", "Subset", "UnlearnResult", "build_model", "get_recipe", "load_dataset", "make_method",
-    "make_split", "train", "unlearn",
+    "make_split", "train", "unlearn", "forget", "load_run_model",
 ]

@@ -32,8 +32,20 @@ def _dispatch(args: argparse.Namespace) -> int:
 
     set_progress(not getattr(args, "quiet", True))
     handler = {"audit": _audit, "bench": _bench, "demo": _demo, "train": _train, "unlearn": _unlearn, "eval": _eval, "list": _list, "runs": _runs,
-               "report": _report, "theory": _theory, "tune": _tune}
+               "report": _report, "theory": _theory, "tune": _tune, "forget": _forget, "ledger": _ledger}
     return handler[args.command](args)
+
+
+def _forget(args) -> int:
+    from unlearnkit.cli_forget import forget_command
+
+    return forget_command(args)
+
+
+def _ledger(args) -> int:
+    from unlearnkit.cli_forget import ledger_command
+
+    return ledger_command(args)
 
 
 def _workspace(args):

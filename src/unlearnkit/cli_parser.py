@@ -137,4 +137,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spread", choices=("ci", "std"), default="ci",
                    help="after 'mean ±': ci, the 95%% t-interval half-width (default), or std, the sample "
                         "standard deviation over seeds")
+
+    from unlearnkit.cli_forget import add_parsers
+
+    add_parsers(sub)  # forget, ledger
     return parser

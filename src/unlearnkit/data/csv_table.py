@@ -52,6 +52,23 @@ def read_table(path: str | Path, label_column: str = "label") -> tuple[list[str]
         >>> names, x.shape, y
         (['a', 'b'], (2, 2), ['cat', 'dog'])
     """
+    names, x, labels, _ = read_table_with_ids(path, label_column)
+    return names, x, labels
+
+
+def read_table_with_ids(path: str | Path, label_column: str = "label",
+                        id_column: str | None = None) -> tuple[list[str], np.ndarray, list[str], list[str] | None]:
+    """``read_table`` that also returns the ``id_column`` (record IDs as strings, or ``None`` without one).
+
+    The ID column is not a feature. A missing ID column, or an empty ID, is a ``DataError``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.csv"
+        >>> _ = p.write_text("id,a,label\\nu1,1,cat\\nu2,3,dog\\n")
+        >>> read_table_with_ids(p, id_column="id")[3]
+        ['u1', 'u2']
+    """
     path = Path(path)
     try:
         f = open(path, newline="", encoding="utf-8-sig")
@@ -79,11 +96,20 @@ def read_table(path: str | Path, label_column: str = "label") -> tuple[list[str]
                     "Choose one with label_column=."
                 )
             li = header.index(label_column)
-            feature_idx = [i for i in range(len(header)) if i != li]
+            if id_column is not None and id_column not in header:
+                raise DataError(
+                    f"CSV file {path} has no ID column {id_column!r}; columns are {', '.join(header)}. "
+                    "Choose one with id_column=."
+                )
+            ii = header.index(id_column) if id_column is not None else -1
+            if ii == li:
+                raise DataError(f"CSV file {path}: the ID column and the label column are both {label_column!r}.")
+            feature_idx = [i for i in range(len(header)) if i not in (li, ii)]
             if not feature_idx:
                 raise DataError(f"CSV file {path} has no feature columns besides {label_column!r}.")
             rows: list[list[float]] = []
             labels: list[str] = []
+            ids: list[str] = []
             for row in reader:
                 if not any(cell.strip() for cell in row):
                     continue
@@ -108,6 +134,11 @@ def read_table(path: str | Path, label_column: str = "label") -> tuple[list[str]
                 label = row[li].strip()
                 if not label:
                     raise DataError(f"CSV file {path}, line {line}: the label column {label_column!r} is empty.")
+                if ii >= 0:
+                    record_id = row[ii].strip()
+                    if not record_id:
+                        raise DataError(f"CSV file {path}, line {line}: the ID column {id_column!r} is empty.")
+                    ids.append(record_id)
                 rows.append(values)
                 labels.append(label)
         except csv.Error as e:
@@ -116,7 +147,7 @@ def read_table(path: str | Path, label_column: str = "label") -> tuple[list[str]
             raise DataError(f"CSV file {path} is not UTF-8 text: {e}") from None
     if not rows:
         raise DataError(f"CSV file {path} has a header but no data rows.")
-    return [header[i] for i in feature_idx], np.asarray(rows, dtype=np.float64), labels
+    return [header[i] for i in feature_idx], np.asarray(rows, dtype=np.float64), labels, (ids if ii >= 0 else None)
 
 
 def _as_ints(labels: list[str]) -> list[int] | None:
@@ -135,6 +166,7 @@ def load_csv(
     *,
     path: str | Path | None = None,
     label_column: str = "label",
+    id_column: str | None = None,
 ) -> Dataset:
     """A CSV table (header row, numeric features, one label column) as a ``Dataset``.
 
@@ -144,6 +176,8 @@ def load_csv(
         path: a single CSV file (test set = fixed stratified hold-out) or a folder like ``data_dir``;
             takes precedence over ``data_dir``.
         label_column: name of the column holding the class labels.
+        id_column: name of a column of record IDs (not a feature); they become ``train_ids`` /
+            ``test_ids``, so forget specs can name records (``ids:FILE``).
 
     Example:
         >>> ds = load_csv(path="iris.csv", label_column="species")  # doctest: +SKIP
@@ -169,9 +203,11 @@ def load_csv(
     else:
         raise DataError(f"Dataset 'csv': {target} does not exist (expected a .csv file or a folder with train.csv).")
 
-    names, x, raw_labels = read_table(train_file, label_column)
+    id_column = None if id_column is None else str(id_column)
+    names, x, raw_labels, ids = read_table_with_ids(train_file, label_column, id_column)
+    test_ids = None
     if test_file is not None:
-        test_names, tx, test_raw = read_table(test_file, label_column)
+        test_names, tx, test_raw, test_ids = read_table_with_ids(test_file, label_column, id_column)
         if sorted(test_names) != sorted(names):
             raise DataError(
                 f"{test_file} has feature columns {sorted(test_names)}, but {train_file} has {sorted(names)}."
@@ -199,10 +235,13 @@ def load_csv(
             )
         ty = np.array([index[k] for k in test_keys], dtype=np.int64)
         train_x, train_y, test_x, test_y = x, y, tx, ty
+        train_ids = ids
         note = f"official test split ({test_file.name})"
     else:
         tr, te = stratified_holdout(y)
         train_x, train_y, test_x, test_y = x[tr], y[tr], x[te], y[te]
+        train_ids = None if ids is None else [ids[i] for i in tr]
+        test_ids = None if ids is None else [ids[i] for i in te]
         note = f"fixed stratified {int(HOLDOUT_FRACTION * 100)}% hold-out (no test.csv)"
     mean = train_x.mean(axis=0) if len(train_x) else np.zeros(x.shape[1])
     std = train_x.std(axis=0) if len(train_x) else np.ones(x.shape[1])
@@ -219,4 +258,6 @@ def load_csv(
         std=tuple(float(s) for s in std),
         test_note=note,
         source=str(train_file),
+        train_ids=train_ids,
+        test_ids=test_ids,
     )

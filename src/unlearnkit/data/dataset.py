@@ -36,6 +36,10 @@ class Dataset:
         val_note: where V came from.
         variant: the subsampling options that made this dataset from the loader's, e.g.
             ``"train_subset=10000,subset_seed=0"``; empty for the dataset as loaded.
+        train_ids, test_ids, val_ids: optional record IDs (strings, unique within a part), one per
+            sample, for datasets whose records have names (``Dataset.from_arrays(x, y, ids=...)``,
+            image folders, a CSV id column). Forget specs can name them (``ids:FILE``). They do not
+            enter the fingerprint: they do not change what a model learns.
 
     Example:
         >>> import torch
@@ -64,6 +68,9 @@ class Dataset:
     coarse_val_y: torch.Tensor | None = None
     val_note: str = ""
     variant: str = ""
+    train_ids: Sequence[str] | None = field(default=None, repr=False)
+    test_ids: Sequence[str] | None = field(default=None, repr=False)
+    val_ids: Sequence[str] | None = field(default=None, repr=False)
     _mean_t: torch.Tensor = field(init=False, repr=False)
     _std_t: torch.Tensor = field(init=False, repr=False)
 
@@ -98,6 +105,9 @@ class Dataset:
                 raise DataError(f"{self.name}: validation inputs and labels differ in length or shape from the training set")
             if (self.coarse_val_y is None) != (self.coarse_train_y is None):
                 raise DataError(f"{self.name}: coarse labels need the validation slice's coarse labels too")
+        for part, n in (("train", len(self.train_y)), ("test", len(self.test_y)),
+                        ("val", 0 if self.val_y is None else len(self.val_y))):
+            setattr(self, f"{part}_ids", _check_ids(self.name, part, getattr(self, f"{part}_ids"), n))
         channel_shape = (-1,) + (1,) * (self.train_x.dim() - 2)
         self._mean_t = torch.tensor(self.mean, dtype=torch.float32).reshape(channel_shape)
         self._std_t = torch.tensor(self.std, dtype=torch.float32).reshape(channel_shape)
@@ -105,6 +115,32 @@ class Dataset:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    @classmethod
+    def from_arrays(cls, x, y, ids=None, **kwargs) -> "Dataset":
+        """A dataset from in-memory arrays and record IDs; see ``unlearnkit.data.records.from_arrays``.
+
+        Example:
+            >>> import numpy as np
+            >>> ds = Dataset.from_arrays(np.zeros((4, 3)), [0, 1, 0, 1], ids=["a", "b", "c", "d"])
+            >>> ds.train_ids[:2], ds.num_classes
+            (('a', 'b'), 2)
+        """
+        from unlearnkit.data.records import from_arrays
+
+        return from_arrays(x, y, ids, **kwargs)
+
+    def ids(self, part: str = "train") -> tuple[str, ...]:
+        """The record IDs of ``part`` (``"train"``, ``"test"`` or ``"val"``); ``DataError`` when it has none."""
+        if part not in ("train", "test", "val"):
+            raise ValueError(f"part must be 'train', 'test' or 'val', got {part!r}")
+        ids = getattr(self, f"{part}_ids")
+        if ids is None:
+            raise DataError(
+                f"Dataset {self.name!r} has no record IDs for its {part} part: give them with "
+                "Dataset.from_arrays(x, y, ids=...), an id column (id_column=) or an image folder."
+            )
+        return ids
 
     @property
     def has_val(self) -> bool:
@@ -125,6 +161,9 @@ class Dataset:
             val_y=self.train_y[val_index] if len(val_index) else None,
             coarse_val_y=None if coarse is None or not len(val_index) else coarse[val_index],
             val_note=val_note, variant=variant,
+            train_ids=None if self.train_ids is None else _take_ids(self.train_ids, train_index),
+            test_ids=self.test_ids,
+            val_ids=None if self.train_ids is None or not len(val_index) else _take_ids(self.train_ids, val_index),
         )
 
     def fingerprint(self) -> str:
@@ -176,6 +215,29 @@ class Dataset:
         if part == "val" and self.val_x is not None:
             return self.val_x
         raise ValueError(f"part must be 'train', 'test' or 'val' (when the dataset has V), got {part!r}")
+
+
+def _check_ids(name: str, part: str, ids, n: int) -> tuple[str, ...] | None:
+    """``ids`` as a tuple of strings, checked: one per sample, no duplicates, none empty."""
+    if ids is None:
+        return None
+    if isinstance(ids, (str, bytes)):
+        raise DataError(f"{name}: {part} IDs must be a sequence of strings, one per sample; got a single string.")
+    out = tuple(str(i) for i in (ids.tolist() if hasattr(ids, "tolist") else ids))
+    if len(out) != n:
+        raise DataError(f"{name}: {len(out)} {part} IDs for {n} {part} samples; give exactly one ID per sample.")
+    if any(not i.strip() for i in out):
+        first = next(k for k, i in enumerate(out) if not i.strip())
+        raise DataError(f"{name}: {part} ID at position {first} is empty; every record needs a non-blank ID.")
+    if len(set(out)) != len(out):
+        seen: set[str] = set()
+        dup = next(i for i in out if i in seen or seen.add(i))
+        raise DataError(f"{name}: {part} ID {dup!r} occurs more than once; record IDs must be unique.")
+    return out
+
+
+def _take_ids(ids: Sequence[str], index) -> tuple[str, ...]:
+    return tuple(ids[int(i)] for i in np.asarray(index).reshape(-1))
 
 
 class Subset:

@@ -9,6 +9,8 @@ Grammar (``ForgetSpec.parse``):
 - ``subclass:Shirt`` — labels become the coarse (super-class) labels and every sample of this
   fine class is forgotten (the dataset must have coarse labels).
 - ``indices:PATH`` — train indices, one integer per line (text) or a 1-D integer ``.npy`` array.
+- ``ids:PATH`` — record IDs (the dataset's ``train_ids``), one per line; or inline as a JSON list,
+  ``ids:["u17", "u42"]`` (``ForgetSpec.of_ids``). Every ID must exist, none may repeat.
 
 Parsing is pure (no dataset, no file access) and round-trips: ``str(ForgetSpec.parse(s))`` is
 the canonical form and parses to the same spec.
@@ -16,11 +18,14 @@ the canonical form and parses to the same spec.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Iterable
 
 from unlearnkit.errors import ConfigError
 
-VALID_FORMS = "random:<fraction in (0,1)>[:stratified], random:<count>[:stratified], class:<c>[,<c>...], subclass:<fine class>, indices:<path>"
+VALID_FORMS = ("random:<fraction in (0,1)>[:stratified], random:<count>[:stratified], class:<c>[,<c>...], "
+               "subclass:<fine class>, indices:<path>, ids:<path> or ids:[\"<id>\", ...]")
 
 
 def _bad(text: str, why: str) -> ConfigError:
@@ -32,12 +37,13 @@ class ForgetSpec:
     """A parsed forget spec.
 
     Attributes:
-        kind: ``"random"``, ``"class"``, ``"subclass"`` or ``"indices"``.
+        kind: ``"random"``, ``"class"``, ``"subclass"``, ``"indices"`` or ``"ids"``.
         fraction: for ``random`` with a fraction, else None.
         count: for ``random`` with a count, else None.
         stratified: for ``random``: draw per class.
         classes: class tokens (indices as ``int``, names as ``str``) for ``class``/``subclass``.
-        path: for ``indices``.
+        path: for ``indices``, and ``ids`` read from a file.
+        ids: for ``ids`` given inline: the record IDs, in the order given.
 
     Example:
         >>> spec = ForgetSpec.parse("random:0.1:stratified")
@@ -53,6 +59,20 @@ class ForgetSpec:
     stratified: bool = False
     classes: tuple[int | str, ...] = ()
     path: str | None = None
+    ids: tuple[str, ...] | None = None
+
+    @classmethod
+    def of_ids(cls, ids: Iterable[str]) -> "ForgetSpec":
+        """An ``ids`` spec naming these record IDs (strings; integers are turned into strings).
+
+        Example:
+            >>> str(ForgetSpec.of_ids(["u17", "u42"]))
+            'ids:["u17", "u42"]'
+        """
+        if isinstance(ids, (str, bytes)):
+            raise _bad(str(ids), "ForgetSpec.of_ids takes a list of IDs, not one string")
+        out = tuple(str(i) for i in ids)
+        return cls(kind="ids", ids=out)
 
     @classmethod
     def parse(cls, text: str) -> "ForgetSpec":
@@ -75,6 +95,17 @@ class ForgetSpec:
             return cls(kind=kind, classes=classes)
         if kind == "indices":
             return cls(kind="indices", path=rest)
+        if kind == "ids":
+            if rest.lstrip().startswith("["):
+                try:
+                    values = json.loads(rest)
+                except json.JSONDecodeError as exc:
+                    raise _bad(text, f"the inline ID list is not valid JSON ({exc.msg})") from None
+                if not isinstance(values, list) or not all(isinstance(v, (str, int)) and not isinstance(v, bool)
+                                                           for v in values):
+                    raise _bad(text, "the inline ID list must be a JSON list of strings")
+                return cls.of_ids(values)
+            return cls(kind="ids", path=rest)
         raise _bad(text, f"unknown kind {kind!r}")
 
     @classmethod
@@ -102,6 +133,8 @@ class ForgetSpec:
             return f"random:{amount}" + (":stratified" if self.stratified else "")
         if self.kind in ("class", "subclass"):
             return f"{self.kind}:" + ",".join(str(c) for c in self.classes)
+        if self.kind == "ids":
+            return f"ids:{self.path}" if self.ids is None else "ids:" + json.dumps(list(self.ids), ensure_ascii=False)
         return f"indices:{self.path}"
 
 

@@ -9,7 +9,8 @@ PinsFaceRecognition face-identity set (``105_classes_pins_dataset/pins_<Name>/*.
 or, when the set has an official split, ``<data_dir>/train/<class>/...`` and
 ``<data_dir>/test/<class>/...``. Without ``train/`` and ``test/`` the test set is the fixed
 stratified hold-out of ``data/holdout.py``. Images are decoded with Pillow, centre-cropped to a
-square and resized to ``image_size``; files without an image extension are skipped.
+square and resized to ``image_size``; files without an image extension are skipped. Every image's
+record ID is its path relative to ``data_dir`` (``"pins_Alice/1.jpg"``, ``"train/cat/7.png"``).
 """
 
 from __future__ import annotations
@@ -174,6 +175,16 @@ def scan_class_folders(root: Path) -> dict[str, list[Path]]:
     return classes
 
 
+def relative_ids(paths: Sequence[Path], root: Path) -> list[str]:
+    """Record IDs of image files: their paths relative to ``root``, with ``/`` separators.
+
+    Example:
+        >>> relative_ids([Path("faces/pins_Alice/1.jpg")], Path("faces"))
+        ['pins_Alice/1.jpg']
+    """
+    return [p.relative_to(root).as_posix() for p in paths]
+
+
 def _flatten(classes: dict[str, list[Path]], index: dict[str, int]) -> tuple[list[Path], np.ndarray]:
     paths = [p for name in classes for p in classes[name]]
     labels = np.array([index[name] for name in classes for _ in classes[name]], dtype=np.int64)
@@ -247,6 +258,7 @@ def load_imagefolder(
         test_paths, test_y = _flatten(test_classes, index)
         train_x = read_images(train_paths, size, grey)
         test_x = read_images(test_paths, size, grey)
+        train_ids, test_ids = relative_ids(train_paths, root), relative_ids(test_paths, root)
         note = "official split (train/ and test/ folders)"
     else:
         classes = scan_class_folders(root)
@@ -255,6 +267,8 @@ def load_imagefolder(
         x = read_images(paths, size, grey)
         tr, te = stratified_holdout(y, fraction=fraction)
         train_x, train_y, test_x, test_y = x[tr], y[tr], x[te], y[te]
+        all_ids = relative_ids(paths, root)
+        train_ids, test_ids = [all_ids[i] for i in tr], [all_ids[i] for i in te]
         note = f"fixed stratified {fraction:.0%} hold-out (no train/ and test/ folders)"
     train_t = torch.from_numpy(np.ascontiguousarray(train_x))
     mean, std = channel_stats(train_t)
@@ -270,4 +284,6 @@ def load_imagefolder(
         std=std,
         test_note=note,
         source=str(root),
+        train_ids=train_ids,
+        test_ids=test_ids,
     )

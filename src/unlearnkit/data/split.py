@@ -45,7 +45,14 @@ class Split:
 
     @property
     def kind(self) -> str:
-        return self.spec.kind
+        """The scenario: ``random``, ``class``, ``subclass`` or ``indices`` (an ``ids`` spec names indices)."""
+        return "indices" if self.spec.kind == "ids" else self.spec.kind
+
+    def ids(self, name: str) -> tuple[str, ...]:
+        """The record IDs of one index set (``forget``, ``retain``, ``val_forget``...), when the dataset has IDs."""
+        sub = self.subset(name)
+        known = self.dataset.ids(sub.part)
+        return tuple(known[int(i)] for i in sub.indices)
 
     @property
     def num_classes(self) -> int:
@@ -145,6 +152,10 @@ def make_split(dataset: Dataset, spec: str | ForgetSpec, *, seed: int = 0) -> Sp
         test_retain = torch.from_numpy(np.flatnonzero(~test_mask))
         if spec.kind == "subclass":
             dataset.labels("train", "coarse")  # raises when the dataset has no coarse labels
+    elif spec.kind == "ids":
+        from unlearnkit.data.records import read_ids_file, resolve_ids
+
+        forget = resolve_ids(dataset, spec.ids if spec.ids is not None else read_ids_file(spec.path))
     else:
         forget = _read_indices(spec.path, n_train)
     forget = np.sort(np.asarray(forget, dtype=np.int64))
