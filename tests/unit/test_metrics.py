@@ -289,6 +289,14 @@ class FakeSplit:
     test_forget: torch.Tensor | None = None
     test_retain: torch.Tensor | None = None
     label_set: str = "fine"
+    val_forget: torch.Tensor | None = None
+
+    def __post_init__(self):
+        if getattr(self.dataset, "val_y", None) is not None and self.val_forget is None:
+            from unlearnkit.data.split import draw_val_forget
+
+            picked = draw_val_forget(self.dataset.train_y[self.forget].numpy(), self.dataset.val_y.numpy(), 0)
+            self.val_forget = torch.from_numpy(picked)
 
     @property
     def num_classes(self) -> int:
@@ -306,7 +314,7 @@ class FakeSplit:
         return "test_retain" if self.kind in ("class", "subclass") else "test"
 
     def subset(self, name: str) -> Subset:
-        part = "test" if name.startswith("test") else "train"
+        part = "test" if name.startswith("test") else "val" if name.startswith("val") else "train"
         idx = getattr(self, name)
         if idx is None:
             raise ValueError(f"{name} does not exist in a {self.kind} split")
@@ -348,8 +356,10 @@ def fit(model, subset, steps=60, lr=0.05):
 
 
 @pytest.fixture(scope="module")
-def trio(digits):
-    """original (all train), golden (retain only, same init), unlearned (original fine-tuned on retain) per scenario."""
+def trio(digits_val):
+    """original (all train), golden (retain only, same init), unlearned (original fine-tuned on retain) per scenario;
+    digits with a validation slice V, so that the golden-free metrics can be computed too."""
+    digits = digits_val
     out = {}
     for name, split in (("random", random_split(digits)), ("class", class_split(digits))):
         full = Subset(digits, "train", torch.arange(len(digits.train_y)))
@@ -451,7 +461,7 @@ def test_scores_from_another_seed_or_split_are_rejected(trio, digits):
 def test_evaluate_all_metrics_class_scenario(trio):
     split, original, golden, unlearned = trio["class"]
     report = evaluate(unlearned, split, reference=golden, original=original, metrics=METRICS.names(),
-                      runtime_s=1.0, reference_runtime_s=3.0)
+                      runtime_s=1.0, reference_runtime_s=3.0, cpu_s=2.0, reference_cpu_s=5.0)
     u, g = report.rows["unlearned"], report.rows["golden"]
     assert set(u) == ALL_METRICS, report.absent
     assert not report.absent
@@ -464,7 +474,8 @@ def test_evaluate_all_metrics_class_scenario(trio):
     assert u["js_to_golden"] > 0 and u["weight_distance"] > 0
     assert 1 - LN2 <= u["zrf"] <= 1.0
     assert u["indiscernibility"] == pytest.approx(1 - abs(u["mia_loss_cv_accuracy"] / 100 - 0.5) / 0.5)
-    assert report.speedup == 3.0
+    assert report.speedup == 3.0 and u["cpu_speedup"] == 2.5
+    assert g["heldout_class_acc"] == 0.0  # golden never predicts the class it never saw, on V_f either
     json.dumps(report.to_dict())
 
 
