@@ -70,6 +70,10 @@ class HeldoutMatch(LoopMethod):
        further: it has a minimum where the D_f losses equal the held-out ones, unlike gradient
        ascent or random labels, which overshoot past "unseen".
 
+    A class that D_r no longer holds (class forgetting) has no unseen-data profile to copy: a model
+    that never saw the class never predicts it. Its samples are trained towards p_y = 0 instead,
+    with the term −log(1 − p_y).
+
     Access: full retain, plus the validation slice V (required). Defaults (ours, chosen with the
     golden-free distance on V only, docs/random-deletion.md): SGD lr 0.01, momentum 0.9, weight
     decay 5e-4, batch 64 (both sets), 10 passes over D_f, λ 1, noise 0.5, 8 perturbations.
@@ -108,6 +112,7 @@ class HeldoutMatch(LoopMethod):
     def setup(self, model, *, forget, retain, generator):
         real = Subset(forget.dataset, "train", forget.indices)  # inputs; labels looked up in self._labels
         y_f = self._labels.numpy()
+        self.removed_ = torch.from_numpy(~np.isin(y_f, retain.labels.numpy()))  # (n_f,): class gone from D_r
         seed = int(torch.randint(0, 2**31 - 1, (1,), generator=generator))
         picked = torch.from_numpy(draw_val_forget(y_f, self._holdout.labels.numpy(), seed))
         val_f = detach_subset(self._holdout.take(picked))
@@ -144,5 +149,8 @@ class HeldoutMatch(LoopMethod):
         xf, pos = batches["forget"]
         y_f = self._labels.to(pos.device)[pos]
         tau = self.targets_.to(pos.device)[pos]
-        ce_f = F.cross_entropy(model(xf), y_f, reduction="none")
-        return F.cross_entropy(model(xr), yr) + self.weight * ((ce_f - tau) ** 2).mean()
+        removed = self.removed_.to(pos.device)[pos]
+        logp = F.log_softmax(model(xf), dim=1).gather(1, y_f[:, None]).squeeze(1)  # (B,): log p_y
+        match = (-logp - tau) ** 2
+        unlearn_class = -torch.log1p(-logp.exp().clamp(max=1 - 1e-6))
+        return F.cross_entropy(model(xr), yr) + self.weight * torch.where(removed, unlearn_class, match).mean()
