@@ -81,6 +81,7 @@ class FCS(Method):
     """
 
     access = Access.FULL_RETAIN
+    calibratable = True  # trains through run_loop (several loops)
     _parameter_constraints = {
         "epochs": Interval(int, 1, None, closed="left"),
         "batch_size": Interval(int, 1, None, closed="left"),

@@ -171,6 +171,7 @@ class RUM(Method):
     """
 
     access = Access.FULL_RETAIN
+    calibratable = True  # its per-subset methods train through run_loop
     _parameter_constraints = {
         "n_subsets": Interval(int, 1, None, closed="left"),
         "proxy": Options(("confidence", "max_confidence", "entropy")),
