@@ -7,6 +7,7 @@ choices), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 from pathlib import Path
@@ -15,12 +16,24 @@ from typing import Any, Sequence
 from unlearnkit.cli_parser import build_parser
 from unlearnkit.errors import ConfigError, UnlearnkitError
 
+#: Errors of the file system a user causes (a read-only or full disk, a file where a folder
+#: belongs): one line and exit code 2, like bad input.
+_USER_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR,
+                errno.EEXIST}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
     except UnlearnkitError as exc:
         print(f"unlearnkit: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno not in _USER_ERRNOS:
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"unlearnkit: error: {exc.strerror or exc}{where}.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("unlearnkit: interrupted", file=sys.stderr)
@@ -31,8 +44,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     from unlearnkit.progress import set_progress
 
     set_progress(not getattr(args, "quiet", True))
-    handler = {"audit": _audit, "bench": _bench, "demo": _demo, "train": _train, "unlearn": _unlearn, "eval": _eval, "list": _list, "runs": _runs,
-               "report": _report, "theory": _theory, "tune": _tune}
+    handler = {"audit": _audit, "bench": _bench, "demo": _demo, "train": _train, "unlearn": _unlearn, "eval": _eval,
+               "list": _list, "runs": _runs, "report": _report, "theory": _theory, "tune": _tune}
     return handler[args.command](args)
 
 
@@ -223,8 +236,10 @@ def _bench(args) -> int:
         summary = run_grid(grid, ws, executor, plans=plans, log=lambda line: print(line, flush=True))
     finally:
         executor.close()
-    print(f"{len(summary.done)} run(s) done, {summary.skipped} skipped (already done), {len(summary.failed)} failed, "
-          f"{summary.trained} model(s) trained, {summary.wall_s:.1f} s; run store: {ws.runs.path}")
+    elsewhere = f", {summary.elsewhere} left to another process" if summary.elsewhere else ""
+    print(f"{len(summary.done)} run(s) done, {summary.skipped} skipped (already done){elsewhere}, "
+          f"{len(summary.failed)} failed, {summary.trained} model(s) trained, {summary.wall_s:.1f} s; "
+          f"run store: {ws.runs.path}")
     return 1 if summary.failed else 0
 
 
@@ -327,11 +342,13 @@ def _first_line(doc: str | None) -> str:
 
 def _runs(args) -> int:
     from unlearnkit.fileio import atomic_write_bytes
+    from unlearnkit.runs.store import runs_csv
 
     ws = _workspace(args)
-    rows = ws.runs.list(status=args.status, method=args.method)
+    store = ws.existing_runs()  # listing creates no store
+    rows = store.list(status=args.status, method=args.method) if store is not None else []
     if args.csv:
-        text = ws.runs.export_csv(rows)
+        text = runs_csv(rows)
         if args.csv == "-":
             sys.stdout.write(text)
         else:
@@ -342,7 +359,7 @@ def _runs(args) -> int:
             print(f"{len(rows)} runs written to {args.csv}")
         return 0
     if not rows:
-        print(f"no runs in {ws.runs.path}")
+        print(f"no runs in {ws.home / 'runs.sqlite'}")
         return 0
     for r in rows:
         gap = ((r.get("metrics") or {}).get("rows", {}).get("unlearned", {})).get("avg_gap")

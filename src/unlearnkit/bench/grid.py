@@ -176,12 +176,16 @@ def _problems(source: str, problems: list[str]) -> str:
 def load_grid(path: str | Path) -> Grid:
     """Read and structurally check a TOML grid; every problem found is reported together."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"Grid file {str(path)!r} does not exist.")
+    if path.is_dir():
+        raise ConfigError(f"Grid file {str(path)!r} is a directory; give a .toml file.")
     try:
         raw = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Grid {path} is not valid TOML: {exc}.") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ConfigError(f"Grid {path} cannot be read: {str(exc).split(';')[0]}.") from None
     return grid_from_dict(raw, source=str(path))
 
 

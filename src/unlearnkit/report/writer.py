@@ -65,7 +65,7 @@ def write_report(runs: RunStore | str | os.PathLike, out_dir: str | Path, *, tit
         path = Path(runs)
         if not path.is_file():
             raise ConfigError(f"No finished runs in {path}; run `unlearnkit bench` or `unlearnkit unlearn` first.")
-        runs = RunStore(path)
+        runs = RunStore(path, create=False)  # reading creates nothing
     every = runs.list()
     done = [r for r in every if r["status"] == "done"]
     n_outside = 0
