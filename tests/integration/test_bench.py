@@ -173,6 +173,35 @@ def test_bad_values_in_grid_all_reported(tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1
 
 
+SIX_PROBLEMS = """
+datasets = ["digits", "nope"]
+models = ["mlp"]
+forget = ["class:12", "random:1.5", "class:3"]
+metrics = ["ua", "bogus"]
+seeds = [0]
+[methods.finetune]
+lr = -1.0
+[methods.nomethod]
+[methods.grad_ascent]
+stepsize = 3
+epochs = 0
+"""
+
+
+def test_every_problem_of_a_grid_at_once(tmp_path, capsys):
+    """Issue 15, defect 7: unknown names, parameter values and forget specs in one report, not three attempts."""
+    home = tmp_path / "home"
+    code = main(["bench", str(write(tmp_path, SIX_PROBLEMS)), "--home", str(home)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    for problem in ("unknown dataset 'nope'", "unknown metric 'bogus'", "unknown method 'nomethod'",
+                    "unknown parameter 'stepsize'", "'lr' parameter of FineTune", "'epochs' parameter of GradAscent",
+                    "Class 12 does not exist", "random:1.5"):
+        assert problem in err, problem
+    assert "has 8 problem(s)" in err
+    assert not home.exists()
+
+
 def test_unreachable_ray_address_fails_fast(tmp_path, capsys):
     pytest.importorskip("ray")
     import socket
