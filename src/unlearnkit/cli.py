@@ -312,28 +312,49 @@ def _theory(args) -> int:
 
 
 def _list(args) -> int:
+    entries = list_entries(args.what)
+    if args.json:
+        _emit_json(entries)
+        return 0
+    for e in entries:
+        if args.what == "methods":
+            print(f"{e['name']:16s} access={e['access']:15s} {e['summary']}")
+        elif args.what == "metrics":
+            print(f"{e['name']:26s} [{e['direction_text']}] {e['definition']}")
+        elif args.what == "recipes":
+            print(f"{e['name']:16s} " + " ".join(f"{k}={v}" for k, v in e["fields"].items()))
+        else:
+            print(f"{e['name']:16s} {e['summary']}")
+    return 0
+
+
+def list_entries(what: str) -> list[dict[str, Any]]:
+    """The entries of ``unlearnkit list WHAT`` (``methods``, ``metrics``, ``datasets``, ``models`` or
+    ``recipes``), one dict each, as ``--json`` prints them."""
+    import inspect
+
     from unlearnkit.data import DATASETS
     from unlearnkit.methods import METHODS
     from unlearnkit.metrics import METRICS
     from unlearnkit.models import MODELS
     from unlearnkit.training import RECIPES
 
-    if args.what == "methods":
-        for name, cls in METHODS.items():
-            print(f"{name:16s} access={cls.access.value:15s} {_first_line(cls.__doc__)}")
-    elif args.what == "metrics":
-        for name, entry in METRICS.items():
-            print(f"{name:26s} [{entry.card.direction_text}] {entry.card.definition}")
-    elif args.what == "datasets":
-        for name, loader in DATASETS.items():
-            print(f"{name:16s} {_first_line(loader.__doc__)}")
-    elif args.what == "models":
-        for name, cls in MODELS.items():
-            print(f"{name:16s} {_first_line(cls.__doc__)}")
-    else:
-        for name, fields in sorted(RECIPES.items()):
-            print(f"{name:16s} " + " ".join(f"{k}={v}" for k, v in fields.items()))
-    return 0
+    def defaults(cls) -> dict[str, Any]:
+        params = inspect.signature(cls.__init__).parameters.values()
+        return {p.name: p.default for p in params
+                if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is not inspect.Parameter.empty}
+
+    if what == "methods":
+        return [{"name": name, "access": cls.access.value, "summary": _first_line(cls.__doc__),
+                 "defaults": defaults(cls)} for name, cls in METHODS.items()]
+    if what == "metrics":
+        return [{**entry.card.to_dict(), "direction_text": entry.card.direction_text} for _, entry in METRICS.items()]
+    if what == "datasets":
+        return [{"name": name, "summary": _first_line(loader.__doc__)} for name, loader in DATASETS.items()]
+    if what == "models":
+        return [{"name": name, "summary": _first_line(cls.__doc__), "defaults": defaults(cls)}
+                for name, cls in MODELS.items()]
+    return [{"name": name, "fields": dict(fields)} for name, fields in sorted(RECIPES.items())]
 
 
 def _first_line(doc: str | None) -> str:

@@ -184,3 +184,37 @@ def test_next_run_removes_what_a_killed_process_left(capsys, tmp_path):
     unlearned = {json.loads(p.read_text())["spec"]["run"] for p in (home / "models").rglob("*.json")
                  if json.loads(p.read_text() or "{}").get("spec", {}).get("kind") == "unlearned"}
     assert unlearned == {r["id"] for r in runs.list(status="done")}, "every unlearned model belongs to a done run"
+
+
+# ================================================================== expected by users (issue 15)
+def test_version(capsys):
+    import unlearnkit
+    from unlearnkit.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["--version"])
+    out = capsys.readouterr().out
+    assert info.value.code == 0 and out.startswith(f"unlearnkit {unlearnkit.__version__} (torch ")
+
+
+@pytest.mark.parametrize("what, key", [("methods", "access"), ("metrics", "direction"), ("datasets", "summary"),
+                                       ("models", "defaults"), ("recipes", "fields")])
+def test_list_json(capsys, what, key):
+    from unlearnkit.data import DATASETS
+    from unlearnkit.methods import METHODS
+    from unlearnkit.metrics import METRICS
+    from unlearnkit.models import MODELS
+    from unlearnkit.training import RECIPES
+
+    code, out, _ = run_cli(capsys, "list", what, "--json")
+    assert code == 0
+    entries = json.loads(out)
+    registry = {"methods": METHODS.names(), "metrics": METRICS.names(), "datasets": DATASETS.names(),
+                "models": MODELS.names(), "recipes": sorted(RECIPES)}[what]
+    assert [e["name"] for e in entries] == list(registry)
+    assert all(key in e for e in entries)
+    code, text, _ = run_cli(capsys, "list", what)
+    assert code == 0 and len(text.strip().splitlines()) == len(entries), "the text list has the same entries"
+    if what == "methods":
+        finetune = next(e for e in entries if e["name"] == "finetune")
+        assert finetune["defaults"]["epochs"] == 3 and finetune["access"] == "full_retain"
