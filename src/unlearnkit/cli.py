@@ -219,6 +219,8 @@ def _audit(args) -> int:
     print(f"LiRA AUC unlearned {lira_u['auc']:.3f} vs golden {lira_g['auc']:.3f}; TPR@1%FPR "
           f"{lira_u['tpr_at_1pct_fpr']:.3f} vs {lira_g['tpr_at_1pct_fpr']:.3f}")
     print("hardest to forget (train indices): " + " ".join(map(str, result.hardest[:10])))
+    if result.hardest_note:
+        print(f"note: {result.hardest_note}")
     print("written: " + ", ".join(str(p) for p in paths))
     return 0
 
