@@ -7,6 +7,7 @@ choices), 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import sys
 from pathlib import Path
@@ -15,12 +16,24 @@ from typing import Any, Sequence
 from unlearnkit.cli_parser import build_parser
 from unlearnkit.errors import ConfigError, UnlearnkitError
 
+#: Errors of the file system a user causes (a read-only or full disk, a file where a folder
+#: belongs): one line and exit code 2, like bad input.
+_USER_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR,
+                errno.EEXIST}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
     except UnlearnkitError as exc:
         print(f"unlearnkit: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno not in _USER_ERRNOS:
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"unlearnkit: error: {exc.strerror or exc}{where}.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("unlearnkit: interrupted", file=sys.stderr)
@@ -31,8 +44,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     from unlearnkit.progress import set_progress
 
     set_progress(not getattr(args, "quiet", True))
-    handler = {"audit": _audit, "bench": _bench, "demo": _demo, "train": _train, "unlearn": _unlearn, "eval": _eval, "list": _list, "runs": _runs,
-               "report": _report, "theory": _theory, "tune": _tune, "forget": _forget, "ledger": _ledger}
+    handler = {"audit": _audit, "bench": _bench, "demo": _demo, "train": _train, "unlearn": _unlearn, "eval": _eval,
+               "list": _list, "runs": _runs, "report": _report, "theory": _theory, "tune": _tune, "forget": _forget,
+               "ledger": _ledger}
     return handler[args.command](args)
 
 
@@ -219,6 +233,8 @@ def _audit(args) -> int:
     print(f"LiRA AUC unlearned {lira_u['auc']:.3f} vs golden {lira_g['auc']:.3f}; TPR@1%FPR "
           f"{lira_u['tpr_at_1pct_fpr']:.3f} vs {lira_g['tpr_at_1pct_fpr']:.3f}")
     print("hardest to forget (train indices): " + " ".join(map(str, result.hardest[:10])))
+    if result.hardest_note:
+        print(f"note: {result.hardest_note}")
     print("written: " + ", ".join(str(p) for p in paths))
     return 0
 
@@ -236,8 +252,10 @@ def _bench(args) -> int:
         summary = run_grid(grid, ws, executor, plans=plans, log=lambda line: print(line, flush=True))
     finally:
         executor.close()
-    print(f"{len(summary.done)} run(s) done, {summary.skipped} skipped (already done), {len(summary.failed)} failed, "
-          f"{summary.trained} model(s) trained, {summary.wall_s:.1f} s; run store: {ws.runs.path}")
+    elsewhere = f", {summary.elsewhere} left to another process" if summary.elsewhere else ""
+    print(f"{len(summary.done)} run(s) done, {summary.skipped} skipped (already done){elsewhere}, "
+          f"{len(summary.failed)} failed, {summary.trained} model(s) trained, {summary.wall_s:.1f} s; "
+          f"run store: {ws.runs.path}")
     return 1 if summary.failed else 0
 
 
@@ -310,28 +328,49 @@ def _theory(args) -> int:
 
 
 def _list(args) -> int:
+    entries = list_entries(args.what)
+    if args.json:
+        _emit_json(entries)
+        return 0
+    for e in entries:
+        if args.what == "methods":
+            print(f"{e['name']:16s} access={e['access']:15s} {e['summary']}")
+        elif args.what == "metrics":
+            print(f"{e['name']:26s} [{e['direction_text']}] {e['definition']}")
+        elif args.what == "recipes":
+            print(f"{e['name']:16s} " + " ".join(f"{k}={v}" for k, v in e["fields"].items()))
+        else:
+            print(f"{e['name']:16s} {e['summary']}")
+    return 0
+
+
+def list_entries(what: str) -> list[dict[str, Any]]:
+    """The entries of ``unlearnkit list WHAT`` (``methods``, ``metrics``, ``datasets``, ``models`` or
+    ``recipes``), one dict each, as ``--json`` prints them."""
+    import inspect
+
     from unlearnkit.data import DATASETS
     from unlearnkit.methods import METHODS
     from unlearnkit.metrics import METRICS
     from unlearnkit.models import MODELS
     from unlearnkit.training import RECIPES
 
-    if args.what == "methods":
-        for name, cls in METHODS.items():
-            print(f"{name:16s} access={cls.access.value:15s} {_first_line(cls.__doc__)}")
-    elif args.what == "metrics":
-        for name, entry in METRICS.items():
-            print(f"{name:26s} [{entry.card.direction_text}] {entry.card.definition}")
-    elif args.what == "datasets":
-        for name, loader in DATASETS.items():
-            print(f"{name:16s} {_first_line(loader.__doc__)}")
-    elif args.what == "models":
-        for name, cls in MODELS.items():
-            print(f"{name:16s} {_first_line(cls.__doc__)}")
-    else:
-        for name, fields in sorted(RECIPES.items()):
-            print(f"{name:16s} " + " ".join(f"{k}={v}" for k, v in fields.items()))
-    return 0
+    def defaults(cls) -> dict[str, Any]:
+        params = inspect.signature(cls.__init__).parameters.values()
+        return {p.name: p.default for p in params
+                if p.kind is inspect.Parameter.KEYWORD_ONLY and p.default is not inspect.Parameter.empty}
+
+    if what == "methods":
+        return [{"name": name, "access": cls.access.value, "summary": _first_line(cls.__doc__),
+                 "defaults": defaults(cls)} for name, cls in METHODS.items()]
+    if what == "metrics":
+        return [{**entry.card.to_dict(), "direction_text": entry.card.direction_text} for _, entry in METRICS.items()]
+    if what == "datasets":
+        return [{"name": name, "summary": _first_line(loader.__doc__)} for name, loader in DATASETS.items()]
+    if what == "models":
+        return [{"name": name, "summary": _first_line(cls.__doc__), "defaults": defaults(cls)}
+                for name, cls in MODELS.items()]
+    return [{"name": name, "fields": dict(fields)} for name, fields in sorted(RECIPES.items())]
 
 
 def _first_line(doc: str | None) -> str:
@@ -340,11 +379,13 @@ def _first_line(doc: str | None) -> str:
 
 def _runs(args) -> int:
     from unlearnkit.fileio import atomic_write_bytes
+    from unlearnkit.runs.store import runs_csv
 
     ws = _workspace(args)
-    rows = ws.runs.list(status=args.status, method=args.method)
+    store = ws.existing_runs()  # listing creates no store
+    rows = store.list(status=args.status, method=args.method) if store is not None else []
     if args.csv:
-        text = ws.runs.export_csv(rows)
+        text = runs_csv(rows)
         if args.csv == "-":
             sys.stdout.write(text)
         else:
@@ -355,7 +396,7 @@ def _runs(args) -> int:
             print(f"{len(rows)} runs written to {args.csv}")
         return 0
     if not rows:
-        print(f"no runs in {ws.runs.path}")
+        print(f"no runs in {ws.home / 'runs.sqlite'}")
         return 0
     for r in rows:
         gap = ((r.get("metrics") or {}).get("rows", {}).get("unlearned", {})).get("avg_gap")

@@ -33,8 +33,20 @@ def _common(p: argparse.ArgumentParser, *, experiment: bool = True) -> None:
     p.add_argument("--device", default="cpu", help="auto, cpu or cuda; default cpu")
 
 
+def _version() -> str:
+    import platform
+
+    import torch
+
+    from unlearnkit import __version__
+
+    return f"unlearnkit {__version__} (torch {torch.__version__}, Python {platform.python_version()})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="unlearnkit", description="Machine unlearning for PyTorch classifiers, judged against retraining.")
+    parser.add_argument("--version", action="version", version=_version(),
+                        help="print the version of unlearnkit (and of torch and Python) and exit")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("demo", help="train, unlearn with several methods and print the table (digits, < 1 min)")
@@ -121,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="list registered methods, metrics, datasets, models or recipes")
     p.add_argument("what", choices=LISTABLE)
+    p.add_argument("--json", action="store_true", help="print the list as JSON (one object per entry)")
 
     p = sub.add_parser("runs", help="list recorded runs, or export them as CSV")
     _common(p, experiment=False)

@@ -7,6 +7,7 @@ import sys
 from typing import Callable, Iterator
 
 _ENABLED = False
+_LABELS: list[str] = []
 
 
 def set_progress(enabled: bool) -> None:
@@ -16,8 +17,31 @@ def set_progress(enabled: bool) -> None:
 
 
 @contextlib.contextmanager
+def progress_label(label: str) -> Iterator[None]:
+    """Prefix every bar drawn inside the block with ``label`` (e.g. which of N models is training).
+
+    Example:
+        >>> with progress_label("golden bank, model 2 of 16"):
+        ...     describe("golden model")
+        'golden bank, model 2 of 16: golden model'
+    """
+    _LABELS.append(label)
+    try:
+        yield
+    finally:
+        _LABELS.pop()
+
+
+def describe(description: str) -> str:
+    """``description`` with the labels of the enclosing ``progress_label`` blocks in front."""
+    return ": ".join([*_LABELS, description])
+
+
+@contextlib.contextmanager
 def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
-    """Yield ``advance(n)``; draws a bar only when enabled and stderr is a terminal."""
+    """Yield ``advance(n)``; draws a bar only when enabled and stderr is a terminal. The bar's text is
+    ``describe(description)``."""
+    description = describe(description)
     if not (_ENABLED and sys.stderr.isatty()):
         yield lambda n=1: None
         return

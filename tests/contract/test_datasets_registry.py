@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.data_available import requires_fashion_mnist
 from unlearnkit.data import DATASETS, load_dataset
 from unlearnkit.errors import UnlearnkitError
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BUNDLED = {"digits", "mnist5k"}
-FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
 
 def check_dataset(ds):
@@ -38,7 +38,7 @@ def test_bundled_datasets_load(name):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="Debian package dataset-fashion-mnist not installed")
+@requires_fashion_mnist
 def test_fashion_mnist_from_debian_package():
     ds = load_dataset("fashion-mnist")
     check_dataset(ds)

@@ -61,3 +61,35 @@ def test_audit_bad_input(tmp_path, capsys, args, message):
     code = main(["audit", "--home", str(home), "--method", "finetune", *args, "--out", str(tmp_path / "o")])
     assert code == 2 and message in capsys.readouterr().err
     assert not (home / "models").exists() and not (tmp_path / "o").exists()
+
+
+def test_audit_names_the_model_in_training_and_warns_of_ties_at_small_n(tmp_path, capsys, monkeypatch):
+    """Issue 15: the progress bars say which of the N models trains; at N = 3 the many equal ε make the
+    hardest list a pick by index, and the audit says so."""
+    import unlearnkit.training.loop as loop
+
+    seen: list[str] = []
+    real = loop.progress_bar
+
+    def recording(description, total):
+        from unlearnkit.progress import describe
+
+        seen.append(describe(description))
+        return real(description, total)
+
+    monkeypatch.setattr(loop, "progress_bar", recording)
+    out = tmp_path / "out"
+    code = main(["audit", "--home", str(tmp_path / "home"), "--forget", "random:0.1", "--set", "epochs=2",
+                 "--n-models", "3", "--method", "finetune", "epochs=1", "--out", str(out), "--json"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    for bank, what in (("golden bank", "model"), ("unlearned bank", "run"), ("LiRA bank", "model")):
+        for k in (1, 2, 3):
+            assert any(s.startswith(f"{bank}, {what} {k} of 3: ") for s in seen), (bank, k, seen)
+    eps = dict(zip(result["forget_indices"], result["epsilon"]))
+    last = eps[result["hardest"][-1]]
+    tied = sum(e == last for e in eps.values())
+    listed = sum(eps[i] == last for i in result["hardest"])
+    assert tied > listed, "at N = 3 the cut of the hardest list falls inside a group of equal epsilon"
+    assert result["hardest_note"] and "N=3" in result["hardest_note"]
+    assert f"Note: {result['hardest_note']}" in (out / "audit.md").read_text()

@@ -87,6 +87,60 @@ def test_kill_9_then_resume(tmp_path):
     assert all(r[1] in ("done", "failed") for r in after), "interrupted runs are marked, not left running"
 
 
+def test_concurrent_benches_do_every_run_exactly_once(tmp_path):
+    """Issue 15: one bench killed mid-run, then two started together on the same grid and home.
+
+    Every run is done exactly once, the killed process's run is marked interrupted and redone, no
+    claim is left, and no unlearned model or temporary file is left without its run.
+    """
+    import json
+
+    grid, home = write(tmp_path, GRID), tmp_path / "home"
+    env = {**os.environ, "UNLEARNKIT_HOME": str(home)}
+    cmd = [sys.executable, "-m", "unlearnkit", "bench", str(grid), "--home", str(home)]
+    first = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    deadline = time.time() + 300
+    try:
+        while time.time() < deadline:
+            if (home / "runs.sqlite").exists():
+                states = [r[1] for r in rows(home)]
+                if states.count("done") >= 1 and "running" in states:
+                    break  # killed in the middle of a run
+            if first.poll() is not None:
+                pytest.fail("bench finished before it could be killed")
+            time.sleep(0.02)
+        else:
+            pytest.fail("no run finished in time")
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    killed = [r[0] for r in rows(home) if r[1] == "running"]
+    done_before = sum(1 for r in rows(home) if r[1] == "done")
+    assert killed, "a run was in progress when the process was killed"
+
+    both = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outs = [p.communicate(timeout=900) for p in both]
+    for p, (out, err) in zip(both, outs):
+        assert p.returncode == 0, err
+    after = rows(home)
+    done = [r for r in after if r[1] == "done"]
+    assert len(done) == N_RUNS and len({r[2] for r in done}) == N_RUNS, "every run done exactly once"
+    assert all(r[1] in ("done", "failed") for r in after)
+    assert {r[0] for r in after if r[1] == "failed"} == set(killed), "only the killed run is marked interrupted"
+    with sqlite3.connect(home / "runs.sqlite") as conn:
+        assert conn.execute("SELECT COUNT(*) FROM claims").fetchone()[0] == 0, "no run left claimed"
+        errors = [e for (e,) in conn.execute("SELECT error FROM runs WHERE status='failed'")]
+    assert all(e.startswith("interrupted") for e in errors)
+    finished_here = [int(out.strip().splitlines()[-1].split(" run(s) done")[0]) for out, _ in outs]
+    assert sum(finished_here) == N_RUNS - done_before, f"no run done twice: {finished_here}"
+    records = [json.loads(p.read_text()) for p in (home / "models").rglob("*.json")]
+    unlearned = {r["spec"]["run"] for r in records if r["spec"].get("kind") == "unlearned"}
+    assert unlearned == {r[0] for r in done}, "every unlearned model belongs to a done run"
+    assert not list((home / "models").rglob(".*.tmp")), "no temporary file left"
+
+
 BAD_GRID = """
 datasets = ["digits", "nope"]
 models = ["mlp"]
@@ -117,6 +171,35 @@ def test_bad_values_in_grid_all_reported(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "Class 12 does not exist" in err and "random:1.5" in err
     assert len(err.strip().splitlines()) == 1
+
+
+SIX_PROBLEMS = """
+datasets = ["digits", "nope"]
+models = ["mlp"]
+forget = ["class:12", "random:1.5", "class:3"]
+metrics = ["ua", "bogus"]
+seeds = [0]
+[methods.finetune]
+lr = -1.0
+[methods.nomethod]
+[methods.grad_ascent]
+stepsize = 3
+epochs = 0
+"""
+
+
+def test_every_problem_of_a_grid_at_once(tmp_path, capsys):
+    """Issue 15, defect 7: unknown names, parameter values and forget specs in one report, not three attempts."""
+    home = tmp_path / "home"
+    code = main(["bench", str(write(tmp_path, SIX_PROBLEMS)), "--home", str(home)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    for problem in ("unknown dataset 'nope'", "unknown metric 'bogus'", "unknown method 'nomethod'",
+                    "unknown parameter 'stepsize'", "'lr' parameter of FineTune", "'epochs' parameter of GradAscent",
+                    "Class 12 does not exist", "random:1.5"):
+        assert problem in err, problem
+    assert "has 8 problem(s)" in err
+    assert not home.exists()
 
 
 def test_unreachable_ray_address_fails_fast(tmp_path, capsys):

@@ -98,8 +98,8 @@ def test_report_writes_markdown_pngs_and_a_self_contained_page(home, tmp_path, c
     assert any(h.startswith("avg_gap") for h in headline[0])
     # the golden model forgets class 3 completely: ua = 100 on both seeds, interval of width 0
     ua_col = next(i for i, h in enumerate(headline[0]) if h.startswith("ua"))
-    assert headline[1][ua_col] == "100.00 ± 0.00"
-    assert re.fullmatch(r"\d+\.\d\d ± \d+\.\d\d", headline[3][ua_col])
+    assert headline[1][ua_col] == "100.00 ± 0.00 (n=2)"  # two seeds: marked
+    assert re.fullmatch(r"\d+\.\d\d (± \d+\.\d\d|\[\d+\.\d\d, \d+\.\d\d\]) \(n=2\)", headline[3][ua_col])
 
     assert len(page.images) == 3  # one scenario: UA-RA, avg_gap, runtime
     for src in page.images:
@@ -237,9 +237,9 @@ def test_report_spread_std_shows_the_sample_standard_deviation(home, tmp_path, c
         reports = sorted((r for r in done if r["method"] == method), key=lambda r: r["seed"])
         for metric in ("ua", "ra", "ta", "avg_gap"):
             values = [r["metrics"]["rows"]["unlearned"][metric] for r in reports]
-            expected = f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f}"
+            expected = f"{np.mean(values):.2f} ± {np.std(values, ddof=1):.2f} (n=2)"  # fewer than 3 seeds: marked
             assert rows[method][cols[metric]] == expected, (method, metric)
-    assert rows["golden"][cols["ua"]] == "100.00 ± 0.00"
+    assert rows["golden"][cols["ua"]] == "100.00 ± 0.00 (n=2)"
     md = (out / "report.md").read_text(encoding="utf-8")
     assert "Spread shown after ±: the sample standard deviation over seeds." in md
 

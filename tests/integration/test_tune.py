@@ -197,6 +197,36 @@ def test_bad_arguments_exit_2(capsys, tmp_path, extra, needle):
     assert files_under(home) == []
 
 
+def test_default_space_contains_the_defaults_and_the_first_trial_is_them(capsys, tmp_path, trained_home):
+    """Issue 15, defect 6: random_labels defaults to 10 epochs; the default space used to stop at 5."""
+    from unlearnkit.bench.search_space import method_defaults
+
+    for name in METHODS.names():
+        try:
+            space = default_space(name)
+        except ConfigError:
+            continue  # nothing to tune by default
+        defaults = method_defaults(name)
+        for p in space:
+            if defaults.get(p.name) is not None:
+                assert p.contains(defaults[p.name]), (name, str(p), defaults[p.name])
+    assert [str(p) for p in default_space("random_labels")] == ["lr=float:0.0001:0.1:log", "epochs=int:1:10"]
+
+    home = home_with_models(trained_home, tmp_path)
+    code, out, _ = run_cli(capsys, "tune", "--home", str(home), "--forget", "class:3", *FAST, "--method",
+                           "random_labels", "--trials", "2", "--json")
+    assert code == 0
+    tuned = json.loads(out)
+    with sqlite3.connect(home / "tune.sqlite") as conn:
+        first = dict(conn.execute("SELECT p.param_name, p.param_value FROM trial_params p JOIN trials t "
+                                  "ON p.trial_id = t.trial_id WHERE t.number = 0").fetchall())
+    assert first == {"lr": 0.013, "epochs": 10.0}, "the first trial runs the method's defaults"
+    code, out, _ = run_cli(capsys, "unlearn", "--home", str(home), "--forget", "class:3", *FAST, "--method",
+                           "random_labels", "--json")
+    untuned = json.loads(out)["report"]["rows"]["unlearned"]["avg_gap"]
+    assert tuned["best_value"] <= untuned + 1e-9, "tuning never reports worse than not tuning"
+
+
 # ----------------------------------------------------------------------------- API
 def test_failing_trials_are_recorded_not_raised(monkeypatch, tmp_path, trained_home):
     class Flaky(Method):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.data_available import requires_fashion_mnist
 from unlearnkit.data import DATASETS, load_dataset
 from unlearnkit.data import cifar, csv_table, idx, imagefolder, tiny_imagenet
 from unlearnkit.errors import ConfigError, DataError
@@ -270,7 +271,7 @@ def test_idx_needs_data_dir(monkeypatch, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not idx.FASHION_DEBIAN_DIR.is_dir(), reason="Debian dataset-fashion-mnist not installed")
+@requires_fashion_mnist
 def test_real_debian_fashion_mnist():
     ds = idx.load_fashion_mnist()
     assert ds.source == str(idx.FASHION_DEBIAN_DIR)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.data_available import requires_fashion_mnist
 from unlearnkit.bench.grid import expand_params, grid_from_dict, grids_config_hashes, load_grid
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods import METHODS
@@ -137,6 +138,7 @@ def test_several_tables_of_one_method_are_the_union_of_their_grids(tmp_path):
         load_grid(path)
 
 
+@requires_fashion_mnist  # plans the real fashion-mnist grids of benchmarks/grids/
 def test_grids_config_hashes_is_the_union_of_each_grids_runs():
     paths = [ROOT / "benchmarks/grids/ltu.toml", ROOT / "benchmarks/grids/ltu_rho.toml"]
     ltu, rho = (load_grid(p).config_hashes() for p in paths)

@@ -407,7 +407,12 @@ def test_write_report_spread_std_shows_the_sample_std_of_the_seed_values(tmp_pat
                 continue
             std = float(np.std(stat.values, ddof=1))
             assert rows[name][col] == f"{stat.mean:.2f} ± {std:.2f}", (name, metric)
-            assert rows_ci[name][col] == f"{stat.mean:.2f} ± {stat.ci:.2f}", (name, metric)
+            low, high = stat.mean - stat.ci, stat.mean + stat.ci
+            if low < 0 or high > 100:  # an interval outside the range of a percentage is cut to it
+                expected = f"{stat.mean:.2f} [{max(low, 0):.2f}, {min(high, 100):.2f}]"
+            else:
+                expected = f"{stat.mean:.2f} ± {stat.ci:.2f}"
+            assert rows_ci[name][col] == expected, (name, metric)
     # finetune ua 0, 0, 3 (from the fixture): mean 1, std sqrt(3)
     assert rows["finetune"][3] == "1.00 ± 1.73"
     assert "| 2 | `finetune` | 3 | 1.00 ± 1.73 |" in text
@@ -565,3 +570,90 @@ def _stat(values):
     from unlearnkit.report.aggregate import summarize
 
     return summarize(values)
+
+
+# ============================================================ issue 15, defect 9: few seeds, colours
+def _few_seed_rows():
+    """Two seeds whose ua differ wildly: the 95% t-interval (1 degree of freedom) is 57.53 ± 322."""
+    return [row("finetune", 0, u(32.18, 100, 98, 4, 0.2), golden=G, original=O),
+            row("finetune", 1, u(82.88, 100, 98, 6, 0.3), golden=G, original=O),
+            row("random_labels", 0, u(99.0, 97, 96, 100, 0.1), golden=G, original=O),
+            row("random_labels", 1, u(98.0, 98, 95, 100, 0.2), golden=G, original=O)]
+
+
+def test_intervals_are_cut_to_the_metric_range_and_few_seeds_are_marked():
+    from unlearnkit.report import scenario_tables
+
+    (sc,) = aggregate_runs(_few_seed_rows())
+    ua = by_label(sc)["finetune"].stats["ua"]
+    assert ua.n == 2 and ua.mean - ua.ci < 0 and ua.mean + ua.ci > 100
+    headline = {cells[1]: cells for _, cells in scenario_tables(sc)[0].rows}
+    assert headline["finetune"][3] == "57.53 [0.00, 100.00] (n=2)"
+    assert headline["random_labels"][3].endswith("(n=2)"), "n < 3 is marked even when every seed is there"
+    assert all(c.endswith("(n=2)") for c in headline["finetune"][3:] if c != "—")
+
+
+def test_gap_table_leaves_out_runtime_and_speedup(two_methods):
+    from unlearnkit.report import scenario_tables
+
+    (sc,) = aggregate_runs(two_methods)
+    gap = next(t for t in scenario_tables(sc) if t.title.startswith("Gap to the golden model"))
+    columns = [h.partition(" (")[0] for h in gap.header[3:]]
+    assert columns == ["ua", "ra", "ta", "mia_efficacy"]
+
+
+def _figure_of(monkeypatch, plot, *args):
+    """Draw ``plot(*args)`` and return its matplotlib figure instead of the PNG."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    from unlearnkit.report import plots
+
+    captured = {}
+
+    def render(width, height, draw):
+        fig = Figure(figsize=(width, height))
+        draw(fig)
+        captured["fig"] = fig
+        return b""
+
+    monkeypatch.setattr(plots, "_render", render)
+    plot(*args)
+    return captured["fig"]
+
+
+def test_two_seed_intervals_do_not_stretch_the_plots(monkeypatch):
+    from unlearnkit.report import plots
+
+    rows = [row("finetune", s, {**u(0, 100, 98, 4, 0.2), "avg_gap": gap}, golden=G, original=O)
+            for s, gap in ((0, 5.0), (1, 95.0))]
+    (sc,) = aggregate_runs(rows)
+    assert sc.variants[0].stats["avg_gap"].high > 600  # 50 ± 571.8
+    fig = _figure_of(monkeypatch, plots.avg_gap_bars, sc)
+    assert fig.axes[0].get_xlim()[1] <= 130.0 + 1e-9
+    (sc,) = aggregate_runs([row("finetune", s, u(0, ra, 98, 4, 0.2), golden=G, original=O)
+                            for s, ra in ((0, 40.0), (1, 99.0))])
+    fig = _figure_of(monkeypatch, plots.ua_ra_scatter, sc)
+    low, high = fig.axes[0].get_ylim()
+    assert -6.0 <= low and high <= 106.0
+
+
+def test_a_method_has_one_colour_in_every_scenario_whatever_its_rank():
+    pytest.importorskip("matplotlib")
+    from unlearnkit.report.plots import report_palette, variant_colors
+
+    first = [row("finetune", 0, u(0, 100, 98, 4, 0.2), golden=G), row("random_labels", 0, u(99, 97, 96, 100, 0.1),
+                                                                     golden=G)]
+    second = [{**r, "forget": "random:0.1"} for r in
+              [row("finetune", 0, u(99, 100, 99, 100, 0.2), golden=G), row("random_labels", 0, u(0, 97, 96, 0, 0.1),
+                                                                          golden=G),
+               row("grad_ascent", 0, u(50, 90, 90, 50, 0.1), golden=G)]]
+    scenarios = aggregate_runs(first + second)
+    assert [v.label for v in scenarios[0].variants] != [v.label for v in scenarios[1].variants][:2], "ranks differ"
+    palette = report_palette(scenarios)
+    colors = [variant_colors(sc, palette) for sc in scenarios]
+    for label in ("finetune", "random_labels"):
+        assert colors[0][label] == colors[1][label], label
+    assert len({c for c in colors[1].values()}) == 3
+    # without a palette the colours follow the labels, not the ranks
+    assert variant_colors(scenarios[0])["finetune"] == variant_colors(scenarios[1])["finetune"]

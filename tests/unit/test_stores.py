@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 import io
 import json
 import sqlite3
@@ -393,3 +394,114 @@ def test_status_check_constraint_rolls_back(runs):
             conn.execute("UPDATE runs SET status='weird' WHERE id=?", (rid,))
     row = runs.get(rid)
     assert row["status"] == "running" and row["error"] is None
+
+
+# ============================================================================ claims (issue 15)
+def _dead_pid() -> int:
+    import subprocess
+
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def _claim(runs: RunStore, config_hash: str = "h0"):
+    kw = dict(dataset="digits", model="mlp", forget="class:3", split_fingerprint="abcd", seed=0, method="finetune",
+              params={}, config={}, version="0.1.0")
+    return runs.claim_run(config_hash=config_hash, **kw)
+
+
+def test_claim_run_claims_once_and_skips_done_and_held_runs(runs):
+    first = _claim(runs)
+    assert first.status == "claimed" and runs.get(first.run_id)["status"] == "running"
+    held = _claim(runs)
+    assert held.status == "busy" and held.run_id is None and str(os.getpid()) in held.owner
+    assert [c["run_id"] for c in runs.claims()] == [first.run_id]
+    runs.finish(first.run_id, metrics={"ua": 1.0}, runtime_s=0.1, unlearned_key=None)
+    assert runs.claims() == [], "finishing releases the claim"
+    assert _claim(runs).status == "done"
+    other = _claim(runs, "h1")
+    runs.fail(other.run_id, "boom")
+    assert runs.claims() == [] and _claim(runs, "h1").status == "claimed", "a failed run is redone"
+
+
+def test_claims_of_a_dead_process_are_reaped(runs):
+    a = _claim(runs, "h1")
+    b = _claim(runs, "h2")
+    with sqlite3.connect(runs.path) as conn:
+        conn.execute("UPDATE claims SET pid=? WHERE run_id=?", (_dead_pid(), a.run_id))
+    again = _claim(runs, "h1")  # the dead owner's run is marked interrupted and the config claimed anew
+    assert again.status == "claimed" and again.reaped == [a.run_id]
+    row = runs.get(a.run_id)
+    assert row["status"] == "failed" and row["error"].startswith("interrupted")
+    assert runs.get(b.run_id)["status"] == "running", "a live owner's run is left alone"
+    with pytest.raises(StoreError, match="taken for interrupted"):
+        runs.finish(a.run_id, metrics={"ua": 1.0}, runtime_s=0.1, unlearned_key=None)
+    assert runs.get(a.run_id)["status"] == "failed", "a reaped run is never turned done"
+
+
+def test_stale_heartbeat_and_orphan_rows_are_reaped(runs):
+    a = _claim(runs, "h1")
+    with sqlite3.connect(runs.path) as conn:
+        conn.execute("UPDATE claims SET heartbeat=heartbeat-?, host='elsewhere' WHERE run_id=?", (runs.stale_s + 5, a.run_id))
+        # a running row without any claim: left by an unlearnkit without claims
+        conn.execute("INSERT INTO runs (id, created_at, status, dataset, model, forget, split_fingerprint, seed, method, "
+                     "params, config, config_hash, version) VALUES ('old', 0, 'running', 'd', 'm', 'f', 'fp', 0, 'x', "
+                     "'{}', '{}', 'h9', 'v')")
+    fresh = _claim(runs, "h2")
+    assert sorted(runs.reap()) == sorted([a.run_id, "old"])
+    assert runs.get("old")["status"] == "failed" and runs.get(fresh.run_id)["status"] == "running"
+    assert [c["run_id"] for c in runs.claims()] == [fresh.run_id]
+
+
+def test_heartbeat_refreshes_the_claims_of_this_process(runs):
+    a = _claim(runs)
+    with sqlite3.connect(runs.path) as conn:
+        conn.execute("UPDATE claims SET heartbeat=0")
+    assert runs.beat() == 1
+    assert runs.claims()[0]["heartbeat"] > time.time() - 60 and runs.reap() == []
+    runs.finish(a.run_id, metrics={}, runtime_s=0.0, unlearned_key=None)
+    assert runs.beat() == 0
+
+
+def test_claim_model(runs):
+    assert runs.claim_model("k").status == "claimed"
+    assert runs.claim_model("k").status == "claimed", "this process already holds it"
+    with sqlite3.connect(runs.path) as conn:
+        conn.execute("UPDATE claims SET token='someone-else'")
+    assert runs.claim_model("k").status == "busy"
+    with sqlite3.connect(runs.path) as conn:
+        conn.execute("UPDATE claims SET pid=?", (_dead_pid(),))
+    assert runs.claim_model("k").status == "claimed", "a gone trainer's claim is taken over"
+    runs.release_model("k")
+    assert runs.claims() == []
+
+
+def test_read_only_open_creates_nothing(tmp_path):
+    path = tmp_path / "home" / "runs.sqlite"
+    with pytest.raises(StoreError, match="There is no run store at"):
+        RunStore(path, create=False)
+    assert not (tmp_path / "home").exists()
+    RunStore(path)
+    assert RunStore(path, create=False).list() == []
+    path.write_bytes(b"not a database at all" * 50)
+    with pytest.raises(StoreError, match="not a valid SQLite database"):
+        RunStore(path, create=False)
+
+
+def test_a_read_only_run_store_is_called_read_only(tmp_path, monkeypatch):
+    """Opened read-only (as a file without write permission is for a user other than root)."""
+    import unlearnkit.runs.store as store_module
+
+    path = tmp_path / "runs.sqlite"
+    RunStore(path)
+    real = sqlite3.connect
+
+    def read_only(target, *args, **kwargs):
+        kwargs.pop("uri", None)
+        return real(f"file:{target}?mode=ro", *args, uri=True, **kwargs)
+
+    monkeypatch.setattr(store_module.sqlite3, "connect", read_only)
+    with pytest.raises(StoreError, match="cannot be written: it or its folder is read-only") as info:
+        _start(RunStore(path))
+    assert "not a valid SQLite database" not in str(info.value)

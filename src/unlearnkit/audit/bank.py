@@ -20,6 +20,7 @@ import torch.nn as nn
 from unlearnkit.audit.lira import random_halves
 from unlearnkit.data.dataset import Dataset, Subset
 from unlearnkit.methods.front_door import make_method, method_name, unlearn
+from unlearnkit.progress import progress_label
 from unlearnkit.runs.experiment import (
     Context, ExperimentConfig, Workspace, build, load_context, original_model, trained_model,
 )
@@ -68,25 +69,31 @@ def lira_masks(ctx: Context, n_models: int, seed: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ tasks (run by an executor)
-def golden_task(home: str, cfg: ExperimentConfig, seed: int, *, threads: int | None = None) -> str:
+def golden_task(home: str, cfg: ExperimentConfig, seed: int, n_models: int | None = None, *,
+                threads: int | None = None) -> str:
+    """Train (or find) golden model ``seed`` of the bank; its progress bar says which of ``n_models``."""
     ws = _workspace(home, threads)
     ctx = load_context(cfg)
-    return trained_model(ws, ctx, "golden", ctx.split.subset("retain"), seed=seed).key
+    with progress_label(f"golden bank, model {seed + 1} of {n_models or '?'}"):
+        return trained_model(ws, ctx, "golden", ctx.split.subset("retain"), seed=seed).key
 
 
 def lira_task(home: str, cfg: ExperimentConfig, index: int, n_models: int, bank_seed: int, *,
               threads: int | None = None) -> str:
+    """Train (or find) LiRA reference model ``index`` of ``n_models`` on its random half of the pool."""
     ws = _workspace(home, threads)
     ctx = load_context(cfg)
     pool, _, _ = pool_dataset(ctx)
     mask = random_halves(len(pool.train_y), n_models, bank_seed)[index]
     tag = "lira:" + hashlib.sha256(np.packbits(mask).tobytes()).hexdigest()[:16]
     data = Subset(pool, "train", torch.from_numpy(np.flatnonzero(mask)))
-    return trained_model(ws, ctx, "lira", data, seed=index, data_tag=tag).key
+    with progress_label(f"LiRA bank, model {index + 1} of {n_models}"):
+        return trained_model(ws, ctx, "lira", data, seed=index, data_tag=tag).key
 
 
-def unlearned_task(home: str, cfg: ExperimentConfig, method: str, params: dict[str, Any], seed: int, *,
-                   threads: int | None = None) -> tuple[str, float]:
+def unlearned_task(home: str, cfg: ExperimentConfig, method: str, params: dict[str, Any], seed: int,
+                   n_models: int | None = None, *, threads: int | None = None) -> tuple[str, float]:
+    """Run (or find) the unlearning of bank member ``seed``; its progress bar says which of ``n_models``."""
     ws = _workspace(home, threads)
     ctx = load_context(cfg)
     original = original_model(ws, ctx)
@@ -96,7 +103,8 @@ def unlearned_task(home: str, cfg: ExperimentConfig, method: str, params: dict[s
     key = content_key(spec)
     if ws.models.has(key):
         return key, float(ws.models.meta(key)["meta"]["runtime_s"])
-    result = unlearn(original.model, ctx.split, est, seed=seed, device=cfg.device)
+    with progress_label(f"unlearned bank, run {seed + 1} of {n_models or '?'}"):
+        result = unlearn(original.model, ctx.split, est, seed=seed, device=cfg.device)
     ws.models.put(spec, result.model, {"runtime_s": result.runtime_s})
     return key, result.runtime_s
 
@@ -117,14 +125,14 @@ def _load(ws: Workspace, ctx: Context, keys: list[str], seeds: list[int], runtim
 
 def golden_bank(ws: Workspace, ctx: Context, n: int, executor) -> list[BankModel]:
     """N golden models (training seeds 0..N-1) on the fixed split."""
-    keys = _run(executor, golden_task, [(str(ws.home), ctx.config, s) for s in range(n)])
+    keys = _run(executor, golden_task, [(str(ws.home), ctx.config, s, n) for s in range(n)])
     runtimes = [float(ws.models.meta(k)["meta"]["train_time_s"]) for k in keys]
     return _load(ws, ctx, keys, list(range(n)), runtimes)
 
 
 def unlearned_bank(ws: Workspace, ctx: Context, method: str, params: dict[str, Any], n: int, executor) -> list[BankModel]:
     """N runs of ``method`` from the original model (method seeds 0..N-1)."""
-    out = _run(executor, unlearned_task, [(str(ws.home), ctx.config, method, params, s) for s in range(n)])
+    out = _run(executor, unlearned_task, [(str(ws.home), ctx.config, method, params, s, n) for s in range(n)])
     original_seed = ctx.config.seed
     return _load(ws, ctx, [k for k, _ in out], [original_seed] * n, [t for _, t in out])
 

@@ -68,6 +68,8 @@ def markdown(result: AuditResult, has_thumbnails: bool) -> str:
     lines += ["", "The unlearned model should be as hard to attack as the golden one (AUC near the golden model's).",
               "", "## Hardest to forget (highest ε)", "", "| train index | ε |", "|---|---|"]
     lines += [f"| {i} | {eps_of[i]:.2f} |" for i in result.hardest]
+    if result.hardest_note:
+        lines += ["", f"Note: {result.hardest_note}"]
     if has_thumbnails:
         lines += ["", "![hardest-to-forget samples](hardest.png)"]
     lines += ["", "Timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in result.timings_s.items())]

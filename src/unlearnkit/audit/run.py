@@ -40,6 +40,7 @@ class AuditResult:
     hardest: list[int]
     lira: dict[str, dict[str, Any]]
     timings_s: dict[str, float] = field(default_factory=dict)
+    hardest_note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -53,6 +54,34 @@ def _scores(models, subset: Subset, device: str) -> tuple[np.ndarray, np.ndarray
         conf.append(logit_scaled_confidence(logits, subset.labels))
         acc.append(accuracy(logits, subset.labels))
     return np.stack(conf), np.asarray(acc)
+
+
+def hardest_note(eps: np.ndarray, order: np.ndarray, n_models: int) -> str | None:
+    """Why the hardest-to-forget list means little, or ``None`` when it is a ranking.
+
+    ε takes few values with few models (at N = 3 most forget samples share the same ε), and a list
+    cut inside a group of equal ε holds an arbitrary part of the group (the lowest indices).
+
+    Example:
+        >>> hardest_note(np.full(40, 50.0), np.arange(16), 3)
+        'All 40 forget samples have the same ε (50.00) with N=3 models: the list of the 16 "hardest" is the first 16 by index, not a ranking. Use more models (--n-models) to rank them.'
+        >>> hardest_note(np.arange(40.0), np.arange(39, 23, -1), 3) is None
+        True
+    """
+    if len(order) == 0:
+        return None
+    last = eps[order[-1]]
+    tied = int(np.sum(eps == last))
+    listed = int(np.sum(eps[order] == last))
+    if tied == len(eps) and len(eps) > 1:
+        return (f"All {len(eps)} forget samples have the same ε ({last:.2f}) with N={n_models} models: the list of the "
+                f"{len(order)} \"hardest\" is the first {len(order)} by index, not a ranking. Use more models "
+                f"(--n-models) to rank them.")
+    if tied > listed:
+        return (f"{tied} forget samples share ε = {last:.2f} (with N={n_models} models ε takes few values); the "
+                f"hardest list holds {listed} of them, the first by index, so its last {listed} entries are an "
+                f"arbitrary pick. Use more models (--n-models) to rank them.")
+    return None
 
 
 def run_audit(ws: Workspace, cfg: ExperimentConfig, method: str, params: dict[str, Any] | None = None, *,
@@ -104,6 +133,7 @@ def run_audit(ws: Workspace, cfg: ExperimentConfig, method: str, params: dict[st
     fq = forgetting_quality(eps, n_models)
     fq_ci = bootstrap_interval(eps, lambda e: forgetting_quality(e, n_models), seed=cfg.seed, n_boot=n_boot)
     order = np.argsort(-eps, kind="stable")[:n_hardest]
+    note = hardest_note(eps, order, n_models)
 
     pool, f_pos, nm_pos = pool_dataset(ctx)
     targets = Subset(pool, "train", torch.cat([f_pos, nm_pos]))
@@ -127,5 +157,5 @@ def run_audit(ws: Workspace, cfg: ExperimentConfig, method: str, params: dict[st
         mean_ra={"unlearned": float(ra_u.mean()), "golden": float(ra_g.mean())},
         mean_ta={"unlearned": float(ta_u.mean()), "golden": float(ta_g.mean())},
         epsilon=[float(e) for e in eps], forget_indices=[int(i) for i in split.forget],
-        hardest=[int(split.forget[i]) for i in order], lira=lira, timings_s=timings,
+        hardest=[int(split.forget[i]) for i in order], lira=lira, timings_s=timings, hardest_note=note,
     )

@@ -52,7 +52,7 @@ from typing import Any
 
 from unlearnkit.config import init_params
 from unlearnkit.errors import ConfigError, UnlearnkitError
-from unlearnkit.runs.experiment import ExperimentConfig, RunPlan, plan_run
+from unlearnkit.runs.experiment import ExperimentConfig, RunPlan, check_metrics, check_retain_fraction, plan_run
 from unlearnkit.training.recipe import Recipe
 
 TOP_KEYS = ("datasets", "models", "forget", "seeds", "metrics", "retain_fraction", "data_dir", "device", "recipe",
@@ -128,9 +128,55 @@ class Grid:
                                        dict(self.calibration) if self.calibration else None))
         return out
 
-    def plans(self) -> list[tuple[RunSpec, RunPlan]]:
-        """Plan every run; raise one ``ConfigError`` naming every distinct problem."""
+    def problems(self) -> list[str]:
+        """Every distinct problem of the grid's values, each part checked on its own (so one bad part
+        does not hide the problems of another): each method's parameter sets, the metrics, the
+        retain fractions, the recipe and device, and every dataset, forget spec and model (the
+        dataset is loaded, the split made, the model built). Trains nothing, writes nothing."""
+        from unlearnkit.data import load_dataset, make_split
+        from unlearnkit.methods.front_door import make_method
+        from unlearnkit.models import build_model
+        from unlearnkit.training.loop import resolve_device
+
         problems: list[str] = []
+
+        def check(fn, *args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except UnlearnkitError as exc:
+                if str(exc) not in problems:
+                    problems.append(str(exc))
+                return None
+
+        for method, tables in self.methods.items():
+            for params in expand_tables(tables):
+                check(make_method, method, params)
+        if self.metrics:
+            check(check_metrics, self.metrics)
+        for fraction in self.retain_fractions():
+            check(check_retain_fraction, fraction)
+        check(resolve_device, self.device)
+        seed = self.seeds[0] if self.seeds else 0
+        for dataset in self.datasets:
+            base = ExperimentConfig(dataset=dataset, recipe=self.recipe, recipe_overrides=dict(self.recipe_overrides))
+            check(base.resolved_recipe)
+            ds = check(load_dataset, dataset, data_dir=self.data_dir, **self.data_options)
+            if ds is None:
+                continue
+            for forget in self.forget:
+                split = check(make_split, ds, forget, seed=seed)
+                if split is None:
+                    continue
+                for model in self.models:
+                    check(build_model, model, input_shape=ds.input_shape, num_classes=split.num_classes,
+                          **self.model_args)
+        return problems
+
+    def plans(self) -> list[tuple[RunSpec, RunPlan]]:
+        """Plan every run; raise one ``ConfigError`` naming every distinct problem (see ``problems``)."""
+        problems = self.problems()
+        if problems:
+            raise ConfigError(_problems(self.source, problems))
         out = []
         for spec in self.runs():
             try:
@@ -188,12 +234,16 @@ def _problems(source: str, problems: list[str]) -> str:
 def load_grid(path: str | Path) -> Grid:
     """Read and structurally check a TOML grid; every problem found is reported together."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"Grid file {str(path)!r} does not exist.")
+    if path.is_dir():
+        raise ConfigError(f"Grid file {str(path)!r} is a directory; give a .toml file.")
     try:
         raw = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Grid {path} is not valid TOML: {exc}.") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ConfigError(f"Grid {path} cannot be read: {str(exc).split(';')[0]}.") from None
     return grid_from_dict(raw, source=str(path))
 
 
@@ -287,10 +337,28 @@ def grid_from_dict(raw: dict[str, Any], *, source: str = "<grid>") -> Grid:
     retain_fraction = raw.get("retain_fraction")
     if retain_fraction is not None:
         problems += _check_retain_fraction(retain_fraction)
-    if problems:
-        raise ConfigError(_problems(source, problems))
-    return Grid(datasets=datasets, models=models, forget=forget, seeds=seeds, methods=methods, metrics=metrics,
+    grid = Grid(datasets=datasets, models=models, forget=forget, seeds=seeds, methods=methods, metrics=metrics,
                 retain_fraction=retain_fraction, data_dir=raw.get("data_dir"), device=raw.get("device", "cpu"),
                 recipe=recipe_name, recipe_overrides=overrides, model_args=model_args, data_options=data_options,
                 calibration=calibration, source=source)
+    if problems:
+        # the values of the valid parts are checked too, so every problem is reported at once
+        valid = Grid(
+            datasets=[d for d in datasets if d in DATASETS], models=[m for m in models if m in MODELS],
+            forget=[f for f in forget if isinstance(f, str)], seeds=seeds,
+            methods={name: _known_params(tables, init_params(METHODS.get(name))) for name, tables in methods.items()},
+            metrics=[m for m in metrics if m in METRICS] if metrics else None,
+            retain_fraction=retain_fraction if not _check_retain_fraction(retain_fraction) else None,
+            data_dir=raw.get("data_dir"), device=raw.get("device", "cpu"),
+            recipe=recipe_name if isinstance(recipe_name, str) else None,
+            recipe_overrides={k: v for k, v in overrides.items() if k in init_params(Recipe)},
+            model_args=model_args, data_options=data_options, source=source)
+        problems += [p for p in valid.problems() if p not in problems]
+        raise ConfigError(_problems(source, problems))
+    return grid
+
+
+def _known_params(tables: dict[str, Any] | list[dict[str, Any]], valid: list[str]) -> list[dict[str, Any]]:
+    """The parameter tables of a method without the parameters it does not have."""
+    return [{k: v for k, v in t.items() if k in valid} for t in (tables if isinstance(tables, list) else [tables])]
 

@@ -6,11 +6,14 @@
     optimizer=choice:sgd,adam  one of the listed values
 
 All problems of a space are reported at once. ``default_space`` tunes ``lr`` (log scale, [1e-4,
-1e-1]) and ``epochs`` (1..5), each intersected with its declared range, of those the method has.
+1e-1]) and ``epochs`` (1..5), each widened to contain the method's own default and intersected
+with its declared range, of those the method has; so the method's defaults are always a point of
+the default space (``tune`` runs them as the first trial of a new study).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
@@ -66,6 +69,23 @@ class ParamSpace:
             return f"{self.name}=choice:" + ",".join(_choice_text(v) for v in self.choices)
         text = f"{self.name}={self.kind}:{_num_text(self.low)}:{_num_text(self.high)}"
         return text + (":log" if self.log else "")
+
+    def contains(self, value: Any) -> bool:
+        """Whether ``value`` is a point of this range (a number in [low, high], an int for ``int``; one
+        of the choices).
+
+        Example:
+            >>> p = ParamSpace.parse("epochs=int:1:10")
+            >>> p.contains(10), p.contains(11), p.contains(2.5), p.contains(None)
+            (True, False, False, False)
+        """
+        if self.kind == "choice":
+            return any(type(value) is type(c) and value == c for c in self.choices)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return False
+        if self.kind == "int" and not isinstance(value, int):
+            return False
+        return float(self.low) <= value <= float(self.high)
 
     def suggest(self, trial) -> Any:
         """Draw this parameter's value for an Optuna trial."""
@@ -216,21 +236,42 @@ def parse_space(texts: Sequence[str], method: str) -> tuple[ParamSpace, ...]:
     return tuple(out)
 
 
+def method_defaults(method: str) -> dict[str, Any]:
+    """The default value of every parameter of ``method`` (its keyword-only ``__init__`` arguments).
+
+    Example:
+        >>> method_defaults("random_labels")["epochs"]
+        10
+    """
+    cls = METHODS.get(method)
+    sig = inspect.signature(cls.__init__)
+    return {name: sig.parameters[name].default for name in init_params(cls)
+            if sig.parameters[name].default is not inspect.Parameter.empty}
+
+
 def default_space(method: str) -> tuple[ParamSpace, ...]:
-    """``lr`` (float, log, [1e-4, 1e-1]) and ``epochs`` (int, 1..5), each intersected with the declared
-    range, for those of the two the method has; ``ConfigError`` when it has neither.
+    """``lr`` (float, log, [1e-4, 1e-1]) and ``epochs`` (int, 1..5), each widened to contain the
+    method's default value and intersected with the declared range, for those of the two the
+    method has; ``ConfigError`` when it has neither.
 
     Example:
         >>> [str(p) for p in default_space("finetune")]
         ['lr=float:0.0001:0.1:log', 'epochs=int:1:5']
+        >>> [str(p) for p in default_space("random_labels")]  # its default is 10 epochs
+        ['lr=float:0.0001:0.1:log', 'epochs=int:1:10']
     """
     cls = METHODS.get(method)
     valid = init_params(cls)
+    defaults = method_defaults(method)
     constraints: Mapping[str, Constraint] = getattr(cls, "_parameter_constraints", {})
     out: list[ParamSpace] = []
     for name, (kind, low, high, log) in DEFAULT_RANGES.items():
         if name not in valid:
             continue
+        default = defaults.get(name)
+        if isinstance(default, (int, float)) and not isinstance(default, bool) and math.isfinite(default) \
+                and (kind == "float" or isinstance(default, int)) and (not log or default > 0):
+            low, high = min(low, default), max(high, default)
         interval = _interval_of(constraints.get(name))
         if interval is not None:
             if ("int" if interval.type is int else "float") != kind:

@@ -30,7 +30,9 @@ def train_task(home: str, config: ExperimentConfig, kind: str, *, threads: int |
     return trained.key
 
 
-def run_task(home: str, spec: RunSpec, *, threads: int | None = None) -> str:
-    """Plan and execute one run of a grid; returns its run id (the run store has the rest)."""
+def run_task(home: str, spec: RunSpec, *, threads: int | None = None) -> str | None:
+    """Plan, claim and execute one run of a grid; returns its run id (the run store has the rest), or
+    ``None`` when the run is done or held by another live process (see ``RunStore.claim_run``)."""
     ws = _workspace(home, threads)
-    return execute_plan(ws, spec.plan()).run_id
+    outcome = execute_plan(ws, spec.plan(), exclusive=True)
+    return outcome.run_id if outcome is not None else None

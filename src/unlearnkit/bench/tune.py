@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from unlearnkit.bench.search_space import ParamSpace, _choice_text, resolve_space
+from unlearnkit.bench.search_space import ParamSpace, _choice_text, method_defaults, resolve_space
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.front_door import make_method, unlearn
 from unlearnkit.training.store import canonical_json
@@ -141,6 +141,9 @@ def tune(ws, cfg, method: str, space: Sequence[str | ParamSpace] | None = None, 
     Returns:
         ``TuneResult``; the best trial is the best of the whole study, so it never gets worse on resume.
 
+    The first trial of a new study runs the method's default parameters whenever they lie in the
+    space (always for the default space), so the best result is never worse than not tuning.
+
     Every argument is checked before anything is trained or written. A trial whose method raises,
     or whose objective is NaN or absent, is recorded as failed (its time still counts).
     """
@@ -178,6 +181,14 @@ def tune(ws, cfg, method: str, space: Sequence[str | ParamSpace] | None = None, 
         golden = golden_model(ws, ctx)
         before = len(study.get_trials(deepcopy=False))
         study.sampler = optuna.samplers.TPESampler(seed=(seed + before) % 2**32)
+        if before == 0:
+            first = first_trial(method, ps)
+            if first is not None:  # tuning never ends worse than not tuning
+                study.enqueue_trial(first)
+            else:
+                shown = ", ".join(f"{p.name}={method_defaults(method).get(p.name)!r}" for p in ps)
+                log(f"the defaults of {method} ({shown}) are not all points of the search space, so the first "
+                    f"trial is not the defaults")
         for _ in range(n_trials):
             _run_trial(optuna, study, ws, ctx, original.model, method, ps, metrics, objective, log)
         trials = _finished(optuna, study)
@@ -195,6 +206,15 @@ def tune(ws, cfg, method: str, space: Sequence[str | ParamSpace] | None = None, 
         engine = getattr(storage, "engine", None)
         if engine is not None:
             engine.dispose()
+
+
+def first_trial(method: str, space: Sequence[ParamSpace]) -> dict[str, Any] | None:
+    """The method's default values of the parameters of ``space``, when every one lies in its range
+    (the first trial of a new study); ``None`` otherwise."""
+    defaults = method_defaults(method)
+    if all(p.name in defaults and p.contains(defaults[p.name]) for p in space):
+        return {p.name: defaults[p.name] for p in space}
+    return None
 
 
 def _run_trial(optuna, study, ws, ctx, original, method, space, metrics, objective, log) -> None:

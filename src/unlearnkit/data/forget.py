@@ -87,7 +87,7 @@ class ForgetSpec:
             tokens = [t.strip() for t in rest.split(",")]
             if any(not t for t in tokens):
                 raise _bad(text, "empty class name")
-            classes = tuple(int(t) if _is_int(t) else t for t in tokens)
+            classes = tuple(_class_token(text, t) for t in tokens)
             if len(set(classes)) != len(classes):
                 raise _bad(text, "a class is listed twice")
             if any(isinstance(c, int) and c < 0 for c in classes):
@@ -115,7 +115,7 @@ class ForgetSpec:
             raise _bad(text, f"unknown option {option!r} (the only option is 'stratified')")
         stratified = option == "stratified"
         if _is_int(amount):
-            count = int(amount)
+            count = _int(text, amount, "the count")
             if count < 1:
                 raise _bad(text, "the count must be at least 1")
             return cls(kind="random", count=count, stratified=stratified)
@@ -136,6 +136,19 @@ class ForgetSpec:
         if self.kind == "ids":
             return f"ids:{self.path}" if self.ids is None else "ids:" + json.dumps(list(self.ids), ensure_ascii=False)
         return f"indices:{self.path}"
+
+
+def _int(spec: str, token: str, what: str) -> int:
+    """``int(token)``; a number too long for Python to convert is a ``ConfigError`` naming the spec."""
+    try:
+        return int(token)
+    except ValueError:  # more digits than sys.get_int_max_str_digits()
+        short = spec if len(spec) <= 60 else f"{spec[:40]}...({len(spec)} characters)"
+        raise _bad(short, f"{what} has {len(token.lstrip('-'))} digits, far too many") from None
+
+
+def _class_token(spec: str, token: str) -> int | str:
+    return _int(spec, token, "the class index") if _is_int(token) else token
 
 
 def _is_int(text: str) -> bool:

@@ -253,6 +253,8 @@ def _resolve_class(dataset: Dataset, token: int | str, spec: ForgetSpec) -> int:
 
 def _read_indices(path: str, n_train: int) -> np.ndarray:
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"Indices file {path!r} is a directory; give a file (one integer per line, or a 1-D .npy).")
     if not p.is_file():
         raise ConfigError(f"Indices file {path!r} does not exist.")
     if p.suffix == ".npy":
@@ -279,6 +281,10 @@ def _read_indices(path: str, n_train: int) -> np.ndarray:
                 raise ConfigError(
                     f"Indices file {path!r}, line {lineno}: {text!r} is not an integer (one integer per line)."
                 ) from None
+        too_big = [v for v in values_list if not -2**63 <= v < 2**63]
+        if too_big:
+            raise ConfigError(f"Indices file {path!r} has {len(too_big)} index(es) outside 0..{n_train - 1}, "
+                              f"e.g. one of {len(str(too_big[0]))} digits.")
         values = np.asarray(values_list, dtype=np.int64)
     if len(values) == 0:
         raise ConfigError(f"Indices file {path!r} holds no index.")

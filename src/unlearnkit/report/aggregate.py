@@ -112,6 +112,54 @@ class Stat:
     def high(self) -> float:
         return self.mean + (self.ci or 0.0)
 
+    def interval(self, bounds: tuple[float, float] = (-math.inf, math.inf)) -> tuple[float, float] | None:
+        """The 95% t-interval (low, high) cut to ``bounds``, the range the metric can take; ``None``
+        with one value.
+
+        Example:
+            >>> Stat(57.53, 322.01, 2).interval((0.0, 100.0))
+            (0.0, 100.0)
+            >>> Stat(5.0, 1.0, 3).interval((0.0, 100.0))
+            (4.0, 6.0)
+        """
+        if self.ci is None:
+            return None
+        low, high = bounds
+        return max(self.mean - self.ci, low), min(self.mean + self.ci, high)
+
+    def clipped(self, bounds: tuple[float, float]) -> bool:
+        """Whether the 95% t-interval reaches outside ``bounds`` (and ``interval`` cuts it)."""
+        return self.ci is not None and (self.mean - self.ci < bounds[0] or self.mean + self.ci > bounds[1])
+
+
+#: Seeds below which an interval is marked: with 2 seeds the t quantile is 12.7 (1 degree of freedom).
+FEW_SEEDS = 3
+
+#: The range of a metric's values by its unit (percentages, seconds, ratios, nats) ...
+UNIT_BOUNDS: dict[str, tuple[float, float]] = {
+    "%": (0.0, 100.0), "pp": (0.0, 100.0), "s": (0.0, math.inf), "x": (0.0, math.inf), "nats": (0.0, math.inf),
+}
+#: ... and of the unit-less metrics whose range is known.
+NAME_BOUNDS: dict[str, tuple[float, float]] = {
+    "indiscernibility": (0.0, 1.0), "zrf": (0.0, 1.0), "js_to_golden": (0.0, math.log(2.0)),
+    "weight_distance": (0.0, math.inf),
+}
+
+
+def metric_bounds(metric: str, unit: str | None, *, gap: bool = False) -> tuple[float, float]:
+    """The range of ``metric``'s values (of its gaps |u − g| with ``gap=True``); unbounded when unknown.
+
+    Example:
+        >>> metric_bounds("ua", "%"), metric_bounds("ua", "%", gap=True), metric_bounds("zrf", "")
+        ((0.0, 100.0), (0.0, 100.0), (0.0, 1.0))
+        >>> metric_bounds("mystery", "")
+        (-inf, inf)
+    """
+    low, high = UNIT_BOUNDS.get(unit or "", NAME_BOUNDS.get(metric, (-math.inf, math.inf)))
+    if gap:
+        return 0.0, high - low
+    return low, high
+
 
 def summarize(values: Iterable[float], confidence: float = CONFIDENCE) -> Stat | None:
     """Mean and Student-t interval half-width of ``values``; ``None`` when there is no finite value.

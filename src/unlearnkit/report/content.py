@@ -13,17 +13,19 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from unlearnkit.errors import ConfigError
-from unlearnkit.report.aggregate import SPREADS, Scenario, Stat, Variant
+from unlearnkit.report.aggregate import FEW_SEEDS, SPREADS, Scenario, Stat, Variant, metric_bounds
 from unlearnkit.report.plots import SWEEP_CAPTION
 
 _SPREAD_TEXT = {
     "ci": ("Each cell is the mean over seeds ± the half-width of a 95% Student-t interval (n − 1 degrees of "
-           "freedom); \"(n=1)\" marks a single seed, which has no interval, and \"(n=k)\" a metric recorded for "
-           "fewer seeds than the row has."),
+           "freedom); an interval that would leave the metric's range (0 to 100 for a percentage, 0 and up for a "
+           "time) is cut to it and shown as \"mean [low, high]\". \"(n=1)\" marks a single seed, which has no "
+           "interval, \"(n=2)\" two seeds, whose interval (t = 12.7) says little, and \"(n=k)\" a metric recorded "
+           "for fewer seeds than the row has."),
     "std": ("Each cell is the mean over seeds ± the sample standard deviation of the per-seed values (n − 1 in "
             "the denominator), not an interval; \"(n=1)\" marks a single seed, which has no standard deviation, "
-            "and \"(n=k)\" a metric recorded for fewer seeds than the row has. The error bars of the plots "
-            "stay 95% Student-t intervals."),
+            "\"(n=2)\" two seeds, and \"(n=k)\" a metric recorded for fewer seeds than the row has. The error "
+            "bars of the plots stay 95% Student-t intervals, cut to the metric's range."),
 }
 _INTRO_REST = (
     " *golden* is the model retrained from scratch on the retain set with "
@@ -89,6 +91,16 @@ def _unit(scenario: Scenario, metric: str) -> str:
     return str(card.get("unit") or "") if card else ""
 
 
+def _bounds(scenario: Scenario, metric: str, gap: bool = False) -> tuple[float, float]:
+    return metric_bounds(metric, _unit(scenario, metric), gap=gap)
+
+
+def _golden_directed(scenario: Scenario, metric: str) -> bool:
+    """Whether ``metric`` is judged by closeness to the golden model (unknown metrics count as such)."""
+    card = card_for(metric, [scenario])
+    return card is None or str(card.get("direction", "golden")) == "golden"
+
+
 def _num(x: float, unit: str) -> str:
     if not math.isfinite(x):
         return str(x)
@@ -108,17 +120,23 @@ def _same_decimals(x: float, like: str) -> str:
     return f"{x:.{len(like.partition('.')[2])}f}"
 
 
-def format_stat(stat: Stat | None, unit: str, n_row: int | None = None, spread: str = "ci") -> str:
-    """``12.34 ± 1.02``; ``12.34 (n=1)`` for one seed; ``—`` when absent; ``(n=k)`` when k < the row's seeds.
+def format_stat(stat: Stat | None, unit: str, n_row: int | None = None, spread: str = "ci",
+                bounds: tuple[float, float] | None = None) -> str:
+    """``12.34 ± 1.02``; ``12.34 (n=1)`` for one seed; ``—`` when absent.
 
     ``spread`` is what follows "±": ``ci``, the 95% t-interval half-width, or ``std``, the sample
-    standard deviation of the per-seed values (``stat.values``).
+    standard deviation of the per-seed values (``stat.values``). A 95% interval that reaches
+    outside ``bounds`` (the range of the metric, e.g. 0–100 for a percentage) is cut to it and
+    shown as ``mean [low, high]``. ``(n=k)`` follows when k is below ``FEW_SEEDS`` (3: an
+    interval from two seeds uses t = 12.7) or below the row's seeds ``n_row``.
 
     Example:
         >>> format_stat(Stat(12.344, 1.019, 3), "%"), format_stat(Stat(0.5, None, 1), "s"), format_stat(None, "%")
         ('12.34 ± 1.02', '0.5 (n=1)', '—')
         >>> format_stat(Stat(2.0, 2.4841, 3, (1.0, 2.0, 3.0)), "%", spread="std")
         '2.00 ± 1.00'
+        >>> format_stat(Stat(57.53, 322.01, 2), "%", bounds=(0.0, 100.0))
+        '57.53 [0.00, 100.00] (n=2)'
     """
     if stat is None:
         return "—"
@@ -126,8 +144,16 @@ def format_stat(stat: Stat | None, unit: str, n_row: int | None = None, spread: 
     half = stat.spread(check_spread(spread))
     if half is None:
         return f"{mean} (n={stat.n})"
-    text = f"{mean} ± {_same_decimals(half, mean) if unit in ('s', 'x') else _num(half, unit)}"
-    if n_row is not None and stat.n != n_row:
+
+    def num(x: float) -> str:
+        return _same_decimals(x, mean) if unit in ("s", "x") else _num(x, unit)
+
+    if spread == "ci" and bounds is not None and stat.clipped(bounds):
+        low, high = stat.interval(bounds)
+        text = f"{mean} [{num(low)}, {num(high)}]"
+    else:
+        text = f"{mean} ± {num(half)}"
+    if stat.n < FEW_SEEDS or (n_row is not None and stat.n != n_row):
         text += f" (n={stat.n})"
     return text
 
@@ -187,7 +213,9 @@ def scenario_tables(scenario: Scenario, spread: str = "ci") -> list[Table]:
 
     Every table has the columns ``rank``, ``model``, ``n seeds`` and then one per metric; the
     golden and original rows come first (no rank), then the variants in rank order. Each cell is
-    ``mean ± spread`` (see ``format_stat``).
+    ``mean ± spread``, or ``mean [low, high]`` for an interval cut to the metric's range (see
+    ``format_stat``). The gap table has the metrics judged by closeness to golden only (not
+    ``runtime_s``, ``speedup``: their gap to golden means nothing).
     """
     headline, other = _split_metrics(scenario)
     tables = []
@@ -197,18 +225,23 @@ def scenario_tables(scenario: Scenario, spread: str = "ci") -> list[Table]:
         for ref in (scenario.golden, scenario.original):
             if ref.seeds:
                 rows.append((ref.name, ["", ref.name, str(ref.n_seeds)] +
-                             [format_stat(ref.stats.get(m), _unit(scenario, m), ref.n_seeds, spread) for m in metrics]))
+                             [format_stat(ref.stats.get(m), _unit(scenario, m), ref.n_seeds, spread,
+                                          _bounds(scenario, m)) for m in metrics]))
         for v in scenario.variants:
             rows.append(("variant", [str(v.rank), marked_label(v), str(v.n_seeds)] +
-                         [format_stat(v.stats.get(m), _unit(scenario, m), v.n_seeds, spread) for m in metrics]))
+                         [format_stat(v.stats.get(m), _unit(scenario, m), v.n_seeds, spread, _bounds(scenario, m))
+                          for m in metrics]))
         return Table(title, LEAD + [_col(scenario, m) for m in metrics], rows)
 
     if headline:
         tables.append(value_table("Headline metrics", headline))
-    gap_metrics = [m for m in headline + other if m != "avg_gap" and any(m in v.gaps for v in scenario.variants)]
+    # only metrics judged by closeness to golden: not runtime_s, speedup or avg_gap (lower / higher is better)
+    gap_metrics = [m for m in headline + other if m != "avg_gap" and _golden_directed(scenario, m)
+                   and any(m in v.gaps for v in scenario.variants)]
     if gap_metrics:
         rows = [("variant", [str(v.rank), v.label, str(v.n_seeds)] +
-                 [format_stat(v.gaps.get(m), _unit(scenario, m), v.n_seeds, spread) for m in gap_metrics])
+                 [format_stat(v.gaps.get(m), _unit(scenario, m), v.n_seeds, spread, _bounds(scenario, m, gap=True))
+                  for m in gap_metrics])
                 for v in scenario.variants]
         tables.append(Table("Gap to the golden model, |θ_u − θ_g| (avg_gap is itself the mean of the ua, ra, ta "
                              "and mia_efficacy gaps)", LEAD + [_col(scenario, m) for m in gap_metrics], rows))

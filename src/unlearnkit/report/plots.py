@@ -7,7 +7,9 @@ style (the user's matplotlibrc does not change the picture), at a fixed size and
 without the "Software" tag or any date, so the same data gives the same bytes.
 
 Error bars are the 95% Student-t intervals over seeds of ``unlearnkit.report.aggregate``, whatever
-spread the report's tables show; a variant with one seed has none.
+spread the report's tables show, cut to the range of the metric (0–100 for UA, RA and avg_gap), so a
+two-seed interval does not stretch the axes; a variant with one seed has none. A method variant has
+one colour and marker in every plot of a report, whatever its rank (``palette``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from unlearnkit.report.aggregate import Scenario, Stat, Variant
+from unlearnkit.report.aggregate import FEW_SEEDS, Scenario, Stat, Variant, metric_bounds
 from unlearnkit.errors import ConfigError
 
 DPI = 100
@@ -53,11 +55,26 @@ def _render(width: float, height: float, draw: Callable[[Any], None]) -> bytes:
     return buf.getvalue()
 
 
-def variant_colors(scenario: Scenario) -> dict[str, tuple[Any, str]]:
-    """label -> (colour, marker), by rank, the same in every plot of the scenario."""
+def report_palette(scenarios: Sequence[Scenario]) -> list[str]:
+    """Every variant label of ``scenarios``, sorted: the i-th label gets the i-th colour and marker in
+    every plot of the report, so a method looks the same in every scenario, whatever its rank."""
+    return sorted({v.label for sc in scenarios for v in sc.variants})
+
+
+def _color(i: int) -> Any:
     matplotlib, _, _ = _matplotlib()
-    cmap = matplotlib.colormaps["tab10"]
-    return {v.label: (cmap(i % 10), MARKERS[i % len(MARKERS)]) for i, v in enumerate(scenario.variants)}
+    if i < 10:
+        return matplotlib.colormaps["tab10"](i)
+    return matplotlib.colormaps["tab20b"]((i - 10) % 20)
+
+
+def variant_colors(scenario: Scenario, palette: Sequence[str] | None = None) -> dict[str, tuple[Any, str]]:
+    """label -> (colour, marker): by the label's place in ``palette`` (default: the scenario's labels,
+    sorted), never by rank, so a variant keeps its colour across scenarios and plots."""
+    order = list(palette) if palette is not None else report_palette([scenario])
+    order += sorted(v.label for v in scenario.variants if v.label not in order)
+    index = {label: i for i, label in enumerate(order)}
+    return {v.label: (_color(index[v.label]), MARKERS[index[v.label] % len(MARKERS)]) for v in scenario.variants}
 
 
 def _title(fig, kind: str, scenario: Scenario) -> None:
@@ -68,6 +85,29 @@ def _title(fig, kind: str, scenario: Scenario) -> None:
 
 def _ci(stat: Stat | None) -> float:
     return stat.ci if stat is not None and stat.ci is not None else 0.0
+
+
+PERCENT = metric_bounds("ua", "%")  # UA, RA: 0..100
+GAP = metric_bounds("avg_gap", "pp")  # avg_gap: 0..100
+
+
+def _err(stat: Stat | None, bounds: tuple[float, float]) -> list[list[float]]:
+    """Matplotlib's asymmetric error ``[[below], [above]]`` of the 95% interval cut to ``bounds``."""
+    interval = stat.interval(bounds) if stat is not None else None
+    if interval is None:
+        return [[0.0], [0.0]]
+    return [[max(stat.mean - interval[0], 0.0)], [max(interval[1] - stat.mean, 0.0)]]
+
+
+def _ends(stat: Stat, bounds: tuple[float, float]) -> tuple[float, float]:
+    """The ends of the error bar of ``stat`` (its mean with one seed)."""
+    interval = stat.interval(bounds)
+    return interval if interval is not None else (stat.mean, stat.mean)
+
+
+def _few_seeds(ns: Sequence[int]) -> str:
+    """A line for a legend title when some variant has fewer than ``FEW_SEEDS`` seeds."""
+    return f"\nn < {FEW_SEEDS}: bars only indicative" if any(0 < n < FEW_SEEDS for n in ns) else ""
 
 
 def _seeds(v: Variant) -> str:
@@ -96,9 +136,9 @@ class _Point:
     style: dict
 
 
-def _scatter_points(scenario: Scenario) -> tuple[list[_Point], list[str]]:
+def _scatter_points(scenario: Scenario, palette: Sequence[str] | None = None) -> tuple[list[_Point], list[str]]:
     """The points of the UA-RA plot (variants first, best rank first) and the variants left out."""
-    colors = variant_colors(scenario)
+    colors = variant_colors(scenario, palette)
     points, missing = [], []
     for i, v in enumerate(scenario.variants):
         ua, ra = v.stats.get("ua"), v.stats.get("ra")
@@ -127,7 +167,8 @@ def _draw_points(ax, points: list[_Point], scale: float = 1.0, legend: bool = Tr
     for p in points:
         style = dict(p.style)
         style["markersize"] *= scale
-        ax.errorbar(p.x.mean, p.y.mean, xerr=_ci(p.x), yerr=_ci(p.y), markeredgecolor="black", capsize=4 * scale,
+        ax.errorbar(p.x.mean, p.y.mean, xerr=_err(p.x, PERCENT), yerr=_err(p.y, PERCENT), markeredgecolor="black",
+                    capsize=4 * scale,
                     label=p.name if legend else None, **style)
 
 
@@ -148,13 +189,13 @@ def _zoom_cluster(points: list[_Point], span_x: float, span_y: float) -> list[_P
     return near if len(near) >= 3 else []
 
 
-def ua_ra_scatter(scenario: Scenario) -> bytes:
+def ua_ra_scatter(scenario: Scenario, palette: Sequence[str] | None = None) -> bytes:
     """UA (x) against RA (y): each variant a point with its 95% error bars, golden a star, original an X.
 
     UA is shown over its whole range; RA is zoomed on the data. When three or more points crowd
     around the golden star, an inset zooms on them.
     """
-    points, missing = _scatter_points(scenario)
+    points, missing = _scatter_points(scenario, palette)
 
     def draw(fig) -> None:
         ax = fig.add_subplot()
@@ -164,7 +205,7 @@ def ua_ra_scatter(scenario: Scenario) -> bytes:
         # accuracies live in [0, 100]: show all of UA; zoom RA on the data (intervals cut at the frame)
         ax.set_xlim(-6, 106)
         if points:
-            ax.set_ylim(*_limits([p.y.low for p in points] + [p.y.high for p in points], -5.0, 105.0, 1.0))
+            ax.set_ylim(*_limits([e for p in points for e in _ends(p.y, PERCENT)], -5.0, 105.0, 1.0))
         x0, x1 = ax.get_xlim()
         y0, y1 = ax.get_ylim()
         # name the golden and original markers: golden above, original below, pointing into the plot
@@ -184,7 +225,8 @@ def ua_ra_scatter(scenario: Scenario) -> bytes:
         handles, labels = ax.get_legend_handles_labels()
         if handles:
             ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9, frameon=False,
-                      title="closer to the golden star is better\nbars: 95% t-interval over seeds", title_fontsize=8,
+                      title="closer to the golden star is better\nbars: 95% t-interval over seeds"
+                      + _few_seeds([v.n_seeds for v in scenario.variants]), title_fontsize=8,
                       alignment="left", markerscale=0.8)
         if missing:
             ax.text(0.0, -0.14, _plain("not plotted (UA or RA absent): " + ", ".join(missing)), transform=ax.transAxes,
@@ -212,8 +254,9 @@ def _inset(ax, points: list[_Point], cluster: list[_Point], xlim: tuple[float, f
         for p in points:
             centre = frac(p.x.mean, p.y.mean)
             n += 3 * hits(centre, centre, 0.08)  # the marker and its label
-            n += hits(frac(p.x.low, p.y.mean), frac(p.x.high, p.y.mean), 0.02)
-            n += hits(frac(p.x.mean, p.y.low), frac(p.x.mean, p.y.high), 0.02)
+            (x_low, x_high), (y_low, y_high) = _ends(p.x, PERCENT), _ends(p.y, PERCENT)
+            n += hits(frac(x_low, p.y.mean), frac(x_high, p.y.mean), 0.02)
+            n += hits(frac(p.x.mean, y_low), frac(p.x.mean, y_high), 0.02)
         return n
 
     corners = [(0.55, 0.05), (0.05, 0.05), (0.55, 0.53), (0.05, 0.53)]  # lower right first
@@ -235,9 +278,9 @@ def _bar_height(n: int) -> float:
     return 1.9 + 0.42 * max(n, 1)
 
 
-def avg_gap_bars(scenario: Scenario) -> bytes:
+def avg_gap_bars(scenario: Scenario, palette: Sequence[str] | None = None) -> bytes:
     """Horizontal avg_gap bars in rank order (best at the top) with 95% error bars; the original as a line."""
-    colors = variant_colors(scenario)
+    colors = variant_colors(scenario, palette)
     variants = scenario.variants
 
     def draw(fig) -> None:
@@ -250,11 +293,17 @@ def avg_gap_bars(scenario: Scenario) -> bytes:
                 ax.text(0, y, "  absent (a metric of avg_gap could not be computed)", va="center", fontsize=9,
                         color="#aa0000")
                 continue
-            ax.barh(y, s.mean, xerr=_ci(s) or None, color=colors[v.label][0], edgecolor="black", linewidth=0.6,
-                    capsize=4, height=0.6, zorder=3)
-            end = s.mean + _ci(s)
+            ax.barh(y, s.mean, xerr=_err(s, GAP) if s.ci else None, color=colors[v.label][0], edgecolor="black",
+                    linewidth=0.6, capsize=4, height=0.6, zorder=3)
+            low, end = _ends(s, GAP)
             ends.append(end)
-            text = f"{s.mean:.2f}" + (f" ± {s.ci:.2f}" if s.ci is not None else " (n=1)")
+            if s.ci is None:
+                text = f"{s.mean:.2f} (n=1)"
+            elif s.clipped(GAP):
+                text = f"{s.mean:.2f} [{low:.2f}, {end:.2f}]"
+            else:
+                text = f"{s.mean:.2f} ± {s.ci:.2f}"
+            text += f" (n={s.n})" if 1 < s.n < FEW_SEEDS else ""
             ax.annotate(text, (end, y), xytext=(5, 0), textcoords="offset points", va="center", fontsize=9)
         orig = scenario.original.stats.get("avg_gap")
         if orig is not None:
@@ -272,10 +321,10 @@ def avg_gap_bars(scenario: Scenario) -> bytes:
     return _render(9.0, _bar_height(len(variants)), draw)
 
 
-def runtime_bars(scenario: Scenario) -> bytes:
+def runtime_bars(scenario: Scenario, palette: Sequence[str] | None = None) -> bytes:
     """Horizontal runtime_s bars (log scale): golden retraining first, then the variants in rank order,
     each annotated with its speed-up over retraining."""
-    colors = variant_colors(scenario)
+    colors = variant_colors(scenario, palette)
     variants = scenario.variants
 
     def draw(fig) -> None:
@@ -328,8 +377,9 @@ def runtime_bars(scenario: Scenario) -> bytes:
     return _render(9.0, _bar_height(len(variants) + 1), draw)
 
 
-#: name -> plot function; the report writes ``<scenario>-<name>.png`` for each.
-PLOTS: dict[str, Callable[[Scenario], bytes]] = {
+#: name -> plot function ``(scenario, palette=None) -> PNG bytes``; the report writes
+#: ``<scenario>-<name>.png`` for each, with the palette of the whole report (``report_palette``).
+PLOTS: dict[str, Callable[..., bytes]] = {
     "ua-ra": ua_ra_scatter,
     "avg-gap": avg_gap_bars,
     "runtime": runtime_bars,
@@ -363,24 +413,27 @@ def sweep_lines(group: Sequence[Scenario]) -> dict[str, list[tuple[float, Stat, 
     return {label: pts for label, pts in lines.items() if len(pts) >= 2}
 
 
-def avg_gap_sweep(group: Sequence[Scenario]) -> bytes:
+def avg_gap_sweep(group: Sequence[Scenario], palette: Sequence[str] | None = None) -> bytes:
     """x: retain fraction, y: mean ``avg_gap`` with its 95% error bars, one line per variant run at two or
     more fractions of ``group`` (scenarios identical but for their retain fraction, see
     ``unlearnkit.report.aggregate.retain_fraction_sweeps``)."""
     lines = sweep_lines(group)
     fractions = sorted({float(sc.retain_fraction) for sc in group})
 
+    order = list(palette) if palette is not None else sorted(lines)
+    order += sorted(label for label in lines if label not in order)
+
     def draw(fig) -> None:
-        matplotlib, _, _ = _matplotlib()
-        cmap = matplotlib.colormaps["tab10"]
         ax = fig.add_subplot()
-        for i, (label, pts) in enumerate(lines.items()):
+        for label, pts in lines.items():
+            i = order.index(label)
             xs = [x for x, _, _ in pts]
             ys = [s.mean for _, s, _ in pts]
-            errs = [_ci(s) for _, s, _ in pts]
+            below, above = zip(*[(e[0][0], e[1][0]) for e in (_err(s, GAP) for _, s, _ in pts)])
+            errs = [list(below), list(above)]
             seeds = sorted({n for _, _, n in pts})
             n_text = f"n={seeds[0]}" if len(seeds) == 1 else f"n={seeds[0]}–{seeds[-1]}"
-            ax.errorbar(xs, ys, yerr=errs, fmt="-" + MARKERS[i % len(MARKERS)], color=cmap(i % 10), capsize=4,
+            ax.errorbar(xs, ys, yerr=errs, fmt="-" + MARKERS[i % len(MARKERS)], color=_color(i), capsize=4,
                         markeredgecolor="black", markeredgewidth=0.6, linewidth=1.4, markersize=7,
                         label=_plain(f"{label} ({n_text})"), zorder=3)
         ax.set_xticks(fractions, [f"{x:g}" for x in fractions])
@@ -396,7 +449,9 @@ def avg_gap_sweep(group: Sequence[Scenario]) -> bytes:
         handles, labels = ax.get_legend_handles_labels()
         if handles:
             ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9, frameon=False,
-                      title="bars: 95% t-interval over seeds", title_fontsize=8, alignment="left")
+                      title="bars: 95% t-interval over seeds" + _few_seeds(list({n for pts in lines.values()
+                                                                                  for _, _, n in pts})),
+                      title_fontsize=8, alignment="left")
 
     return _render(9.0, 5.0, draw)
 

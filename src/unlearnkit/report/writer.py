@@ -16,7 +16,7 @@ from unlearnkit.report.aggregate import Scenario, aggregate_runs, retain_fractio
 from unlearnkit.report.content import Sweep, check_spread
 from unlearnkit.report.html import render_html
 from unlearnkit.report.markdown import render_markdown
-from unlearnkit.report.plots import PLOTS, avg_gap_sweep, require_matplotlib, sweep_lines, sweep_title
+from unlearnkit.report.plots import PLOTS, avg_gap_sweep, report_palette, require_matplotlib, sweep_lines, sweep_title
 from unlearnkit.runs.store import RunStore
 
 DEFAULT_TITLE = "unlearnkit report"
@@ -65,7 +65,7 @@ def write_report(runs: RunStore | str | os.PathLike, out_dir: str | Path, *, tit
         path = Path(runs)
         if not path.is_file():
             raise ConfigError(f"No finished runs in {path}; run `unlearnkit bench` or `unlearnkit unlearn` first.")
-        runs = RunStore(path)
+        runs = RunStore(path, create=False)  # reading creates nothing
     every = runs.list()
     done = [r for r in every if r["status"] == "done"]
     n_outside = 0
@@ -87,9 +87,10 @@ def write_report(runs: RunStore | str | os.PathLike, out_dir: str | Path, *, tit
     n_unfinished = len(every) - len(done)
 
     images: dict[tuple[int, str], tuple[str, bytes]] = {}
+    palette = report_palette(scenarios)  # a variant has one colour in every plot
     for i, sc in enumerate(scenarios, 1):
         for name, plot in PLOTS.items():
-            images[(i, name)] = (f"{PLOT_DIR}/scenario{i}-{name}.png", plot(sc))
+            images[(i, name)] = (f"{PLOT_DIR}/scenario{i}-{name}.png", plot(sc, palette=palette))
     sweeps = make_sweeps(scenarios)
     for rel, data in [*images.values(), *((sw.path, sw.png) for sw in sweeps)]:
         atomic_write_bytes(out / rel, data)
@@ -109,12 +110,13 @@ def make_sweeps(scenarios: Sequence[Scenario]) -> list[Sweep]:
     """One ``Sweep`` (``plots/sweep<j>-avg-gap.png``) per group of scenarios that differ only in their
     retain fraction and have a variant with ``avg_gap`` at two or more of its fractions; none otherwise."""
     number = {id(sc): i for i, sc in enumerate(scenarios, 1)}
+    palette = report_palette(scenarios)
     out: list[Sweep] = []
     for group in retain_fraction_sweeps(scenarios):
         if not sweep_lines(group):
             continue
         rel = f"{PLOT_DIR}/sweep{len(out) + 1}-{SWEEP_PLOT}.png"
-        out.append(Sweep(sweep_title(group), tuple(number[id(sc)] for sc in group), rel, avg_gap_sweep(group)))
+        out.append(Sweep(sweep_title(group), tuple(number[id(sc)] for sc in group), rel, avg_gap_sweep(group, palette)))
     return out
 
 

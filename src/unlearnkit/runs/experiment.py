@@ -5,6 +5,7 @@ over these functions."""
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,7 +16,8 @@ import torch.nn as nn
 import unlearnkit
 from unlearnkit.data import Split, load_dataset, make_split
 from unlearnkit.data.dataset import Dataset, Subset
-from unlearnkit.errors import ConfigError
+from unlearnkit.config import Interval
+from unlearnkit.errors import ConfigError, StoreError
 from unlearnkit.methods.base import UnlearnResult
 from unlearnkit.methods.calibration import check_calibration
 from unlearnkit.methods.front_door import check_holdout, make_method, method_name, unlearn
@@ -68,24 +70,96 @@ def _default_recipe(dataset: str) -> str:
     return default_recipe_name(dataset)
 
 
+RUNS_FILE = "runs.sqlite"
+MODELS_DIR = "models"
+
+
 class Workspace:
     """The model store and run store under one home directory (``$UNLEARNKIT_HOME``).
 
     Golden and original scores are kept in memory for the life of the workspace, so a demo that
     compares several methods evaluates each reference model once.
+
+    Raises:
+        StoreError: ``home`` (or a folder on its way) is a file, or a store inside it has the wrong
+            kind (``models`` a file, ``runs.sqlite`` a folder).
     """
 
     def __init__(self, home: str | Path | None = None):
         self.home = Path(home) if home is not None else default_home()
-        self.models = ModelStore(self.home / "models")
+        check_home(self.home)
+        self.models = ModelStore(self.home / MODELS_DIR)
         self._runs: RunStore | None = None
         self._scores: dict[tuple, Scores] = {}
+        self._tidied = False
 
     @property
     def runs(self) -> RunStore:
+        """The run store, for writing: created when missing (after ``check_writable``)."""
         if self._runs is None:
-            self._runs = RunStore(self.home / "runs.sqlite")
+            self.check_writable()
+            self._runs = RunStore(self.home / RUNS_FILE)
         return self._runs
+
+    def existing_runs(self) -> RunStore | None:
+        """The run store for reading, or ``None`` when this home has none yet; creates nothing."""
+        if self._runs is not None:
+            return self._runs
+        path = self.home / RUNS_FILE
+        return RunStore(path, create=False) if path.exists() else None
+
+    def check_writable(self) -> None:
+        """Raise ``StoreError`` unless the home (or the folder it will be made in) and its stores can be written.
+
+        Called before any work of a command that writes, so that a read-only home fails at once with
+        nothing trained."""
+        existing = self.home
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        for path in (existing, self.home / MODELS_DIR, self.home / RUNS_FILE):
+            if path.exists() and not os.access(path, os.W_OK | (os.X_OK if path.is_dir() else 0)):
+                raise StoreError(f"Cannot write to the home {self.home}: {path} is read-only; make it writable or "
+                                 f"choose another --home (or $UNLEARNKIT_HOME).")
+
+    def tidy(self) -> list[str]:
+        """Clean up after killed processes, once per workspace: mark the runs of gone owners interrupted,
+        remove the unlearned models of interrupted runs, and remove abandoned temporary files of the
+        model store. Returns the ids of the runs marked interrupted now."""
+        if self._tidied:
+            return []
+        self._tidied = True
+        reaped = self.runs.reap()
+        self.drop_unlearned([r["id"] for r in self.runs.list(status="failed")])
+        self.models.remove_abandoned_temp_files()
+        return reaped
+
+    def drop_unlearned(self, run_ids: Sequence[str]) -> int:
+        """Remove the unlearned models of these (unfinished) runs from the model store; returns how many existed."""
+        return sum(self.models.delete(content_key(unlearned_spec(rid))) for rid in run_ids)
+
+
+def unlearned_spec(run_id: str) -> dict[str, str]:
+    """The model-store spec of a run's unlearned model."""
+    return {"kind": "unlearned", "run": run_id}
+
+
+def check_home(home: Path) -> None:
+    """Raise ``StoreError`` when ``home`` cannot be a home directory: it, or a folder on its way, is a
+    file; or ``models`` inside it is a file, or ``runs.sqlite`` a folder. Writes nothing."""
+    existing = home
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        if existing == home:
+            raise StoreError(f"The home {home} is a file, not a directory; give a directory as --home "
+                             f"(or $UNLEARNKIT_HOME), e.g. {home.parent / 'unlearnkit-home'}.")
+        raise StoreError(f"The home {home} cannot be created: {existing} is a file, not a directory.")
+    if (home / MODELS_DIR).exists() and not (home / MODELS_DIR).is_dir():
+        raise StoreError(f"The model store {home / MODELS_DIR} is a file, not a directory; move it away or choose "
+                         f"another --home.")
+    if (home / RUNS_FILE).is_dir():
+        raise StoreError(f"The run store {home / RUNS_FILE} is a directory, not a file; move it away or choose "
+                         f"another --home.")
 
 
 @dataclass
@@ -146,8 +220,11 @@ def build(ctx: Context, seed: int | None = None) -> nn.Module:
 
 
 def trained_model(ws: Workspace, ctx: Context, kind: str, data: Subset, *, seed: int | None = None,
-                  data_tag: str | None = None) -> TrainedModel:
-    """Train a model on ``data`` with the experiment's recipe, or take it from the model store."""
+                  data_tag: str | None = None, description: str | None = None) -> TrainedModel:
+    """Train a model on ``data`` with the experiment's recipe, or take it from the model store.
+
+    ``description`` names the training in its progress bar (default ``"<kind> model"``).
+    """
     spec = model_spec(ctx, kind, seed=seed, data=data_tag)
     seed = ctx.config.seed if seed is None else seed
     key = content_key(spec)
@@ -157,9 +234,10 @@ def trained_model(ws: Workspace, ctx: Context, kind: str, data: Subset, *, seed:
         cpu = record["meta"].get("train_cpu_s")
         return TrainedModel(model, key, float(record["meta"].get("train_time_s", float("nan"))), cached=True,
                             train_cpu_s=None if cpu is None else float(cpu))
+    ws.check_writable()  # before the training, not after it
     model = build(ctx, seed)
     start, cpu_start = time.perf_counter(), time.process_time()
-    train(model, data, ctx.recipe, seed=seed, device=ctx.config.device, description=f"{kind} model")
+    train(model, data, ctx.recipe, seed=seed, device=ctx.config.device, description=description or f"{kind} model")
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     ws.models.put(spec, model, {"train_time_s": elapsed, "train_cpu_s": cpu, "n_train": len(data),
                                 "version": unlearnkit.__version__})
@@ -174,6 +252,19 @@ def original_model(ws: Workspace, ctx: Context) -> TrainedModel:
 def golden_model(ws: Workspace, ctx: Context) -> TrainedModel:
     """The model retrained from scratch on D_r with the same recipe and seed, cached."""
     return trained_model(ws, ctx, "golden", ctx.split.subset("retain"))
+
+
+def reference_keys(ctx: Context) -> dict[str, str]:
+    """The model-store keys of the original and golden models of ``ctx``."""
+    return {kind: content_key(model_spec(ctx, kind)) for kind in ("original", "golden")}
+
+
+def verify_reference_models(ws: Workspace, ctx: Context) -> None:
+    """Check the original and golden models of ``ctx`` that are in the model store (record and
+    weights checksum), so a corrupt entry is reported before any work; reads only."""
+    for key in reference_keys(ctx).values():
+        if ws.models.has(key):
+            ws.models.verify(key)
 
 
 def reference_scores(ws: Workspace, ctx: Context, which: TrainedModel, metrics: Sequence[str],
@@ -247,6 +338,17 @@ class RunPlan:
     calibration: dict[str, Any] | None = None
 
 
+_FRACTION = Interval(float, 0, 1, closed="right")
+
+
+def check_retain_fraction(value: Any) -> float | None:
+    """``None`` or a number in (0, 1]; anything else is a ``ConfigError`` (checked before any work)."""
+    if value is not None and not _FRACTION.accepts(value):
+        raise ConfigError(f"The 'retain_fraction' parameter of unlearn must be {_FRACTION.description}. "
+                          f"Got {value!r} instead.")
+    return value
+
+
 def plan_run(cfg: ExperimentConfig, method: str, params: dict[str, Any] | None = None, *,
              metrics: Sequence[str] | None = None, retain_fraction: float | None = None,
              calibration: dict[str, Any] | None = None) -> RunPlan:
@@ -258,6 +360,7 @@ def plan_run(cfg: ExperimentConfig, method: str, params: dict[str, Any] | None =
     """
     est = make_method(method, params)
     names = check_metrics(metrics)
+    check_retain_fraction(retain_fraction)
     ctx = load_context(cfg)
     check_holdout(est, ctx.split)
     config = {**cfg.to_dict(), "method": method_name(est), "params": est.get_params(),
@@ -270,24 +373,53 @@ def plan_run(cfg: ExperimentConfig, method: str, params: dict[str, Any] | None =
     return RunPlan(est, names, ctx, retain_fraction, config, config_hash, calibration or None)
 
 
-def execute_plan(ws: Workspace, plan: RunPlan) -> RunOutcome:
-    """Train or fetch the original and golden models, run the method, evaluate and record the run."""
+def execute_plan(ws: Workspace, plan: RunPlan, *, exclusive: bool = False) -> RunOutcome | None:
+    """Train or fetch the original and golden models, run the method, evaluate and record the run.
+
+    Before any work the cached original and golden models are verified, the home checked writable
+    and the run store opened (a corrupt one fails here), and the leftovers of killed processes are
+    cleaned up (``Workspace.tidy``).
+
+    Args:
+        ws: the workspace.
+        plan: from ``plan_run``.
+        exclusive: claim the run first (``RunStore.claim_run``), as a benchmark does: when a run of the
+            same config is done, or held by a live process, nothing is done and ``None`` is returned.
+    """
     ctx, cfg, est = plan.context, plan.context.config, plan.estimator
-    original = original_model(ws, ctx)
-    golden_model(ws, ctx)
-    run_id = ws.runs.start(dataset=cfg.dataset, model=cfg.model, forget=str(ctx.split.spec),
-                           split_fingerprint=ctx.split.fingerprint, seed=cfg.seed, method=method_name(est),
-                           params=est.get_params(), config=plan.config, config_hash=plan.config_hash,
-                           version=unlearnkit.__version__)
+    verify_reference_models(ws, ctx)
+    runs = ws.runs
+    ws.tidy()
+    row = dict(dataset=cfg.dataset, model=cfg.model, forget=str(ctx.split.spec), split_fingerprint=ctx.split.fingerprint,
+               seed=cfg.seed, method=method_name(est), params=est.get_params(), config=plan.config,
+               config_hash=plan.config_hash, version=unlearnkit.__version__)
+    original: TrainedModel | None = None
+    if exclusive:
+        claim = runs.claim_run(**row)
+        ws.drop_unlearned(list(claim.reaped))
+        if claim.status != "claimed":
+            return None
+        run_id = claim.run_id
+    else:
+        original = original_model(ws, ctx)
+        golden_model(ws, ctx)
+        run_id = runs.start(**row)
     try:
+        if original is None:
+            original = original_model(ws, ctx)
+            golden_model(ws, ctx)
         result = unlearn(original.model, ctx.split, est, seed=cfg.seed, device=cfg.device,
                          retain_fraction=plan.retain_fraction, **(plan.calibration or {}))
         report = report_for(ws, ctx, result.model, result.runtime_s, plan.metrics, cpu_s=result.cpu_s)
-        key = ws.models.put({"kind": "unlearned", "run": run_id}, result.model,
+        key = ws.models.put(unlearned_spec(run_id), result.model,
                             {"method": result.method, "params": result.params, "log": result.log})
-        ws.runs.finish(run_id, metrics=report.to_dict(), runtime_s=result.runtime_s, unlearned_key=key)
+        runs.finish(run_id, metrics=report.to_dict(), runtime_s=result.runtime_s, unlearned_key=key)
     except BaseException as exc:
-        ws.runs.fail(run_id, f"{type(exc).__name__}: {exc}")
+        try:
+            runs.fail(run_id, f"{type(exc).__name__}: {exc}")
+        except StoreError:  # the claim was lost meanwhile; the first error is the one to report
+            pass
+        ws.drop_unlearned([run_id])
         raise
     return RunOutcome(run_id, report, result, plan.config)
 
@@ -315,7 +447,11 @@ def evaluate_run(ws: Workspace, run_id: str, *, metrics: Sequence[str] | None = 
     ``expect`` ({"dataset": ..., "forget": ...}) names fields the run must have been made with.
     """
     names = check_metrics(metrics)
-    row = ws.runs.get(run_id)
+    runs = ws.existing_runs()  # reading a run creates no store
+    if runs is None:
+        raise StoreError(f"No run {run_id!r}: there is no run store in {ws.home} yet (runs are recorded by "
+                         f"'unlearnkit unlearn' and 'unlearnkit bench').")
+    row = runs.get(run_id)
     if row["status"] != "done":
         raise ConfigError(f"Run {run_id} has status {row['status']!r}; only finished runs can be evaluated.")
     cfg = config_from_run(row)

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from unlearnkit.errors import StoreError
+from unlearnkit.fileio import pid_alive
 
 #: Seconds between two heartbeats of a process that holds claims.
 HEARTBEAT_S = 15.0
@@ -335,26 +336,31 @@ class RunStore:
         return _decode(row) if row else None
 
     def export_csv(self, rows: Iterable[dict] | None = None) -> str:
-        """The runs as CSV text that ``pandas.read_csv`` reads as is.
+        """The runs (default: all) as CSV text; see ``runs_csv``."""
+        return runs_csv(self.list() if rows is None else rows)
 
-        One column per scalar field of a run; ``params`` and ``config`` as JSON objects; then one
-        column per metric recorded by any of the runs (its name, e.g. ``ua``; ``metric.<name>`` if a
-        field has that name), holding the unlearned model's value, empty where a run has none.
-        """
-        rows = list(self.list() if rows is None else rows)
-        per_row = [metric_values(r.get("metrics")) for r in rows]
-        names: list[str] = []
-        for values in per_row:
-            names += [m for m in values if m not in names]
-        base = [c for c in COLUMNS if c != "metrics"]
-        headers = [f"metric.{m}" if m in base else m for m in names]
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(base + headers)
-        for r, values in zip(rows, per_row):
-            cells = [json.dumps(r[c], sort_keys=True) if c in JSON_COLUMNS else r[c] for c in base]
-            writer.writerow(cells + [_csv_number(values.get(m)) for m in names])
-        return out.getvalue()
+
+def runs_csv(rows: Iterable[dict]) -> str:
+    """Run rows (``RunStore.list()``) as CSV text that ``pandas.read_csv`` reads as is.
+
+    One column per scalar field of a run; ``params`` and ``config`` as JSON objects; then one
+    column per metric recorded by any of the runs (its name, e.g. ``ua``; ``metric.<name>`` if a
+    field has that name), holding the unlearned model's value, empty where a run has none.
+    """
+    rows = list(rows)
+    per_row = [metric_values(r.get("metrics")) for r in rows]
+    names: list[str] = []
+    for values in per_row:
+        names += [m for m in values if m not in names]
+    base = [c for c in COLUMNS if c != "metrics"]
+    headers = [f"metric.{m}" if m in base else m for m in names]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(base + headers)
+    for r, values in zip(rows, per_row):
+        cells = [json.dumps(r[c], sort_keys=True) if c in JSON_COLUMNS else r[c] for c in base]
+        writer.writerow(cells + [_csv_number(values.get(m)) for m in names])
+    return out.getvalue()
 
 
 def metric_values(metrics: Any) -> dict[str, float]:
@@ -411,23 +417,6 @@ def owner() -> tuple[str, int, str]:
     if _OWNER is None or _OWNER[0] != pid:
         _OWNER = (pid, (socket.gethostname(), pid, f"{pid}-{uuid.uuid4().hex}"))
     return _OWNER[1]
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists on this host and is not a zombie."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    try:  # a killed child its parent has not waited for yet is gone for us
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rpartition(")")[2].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
 
 
 def owner_gone(host: str, pid: int, heartbeat: float, now: float | None = None, stale_s: float = STALE_S) -> bool:

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from unlearnkit.errors import StoreError
-from unlearnkit.fileio import atomic_write_bytes
+from unlearnkit.fileio import abandoned_temp, atomic_write_bytes, temp_prefix
+
+#: A temporary file whose writer cannot be checked (another host, an unnamed file) is abandoned
+#: when it is older than this many seconds.
+TEMP_STALE_S = 3600.0
 
 
 def default_home() -> Path:
@@ -61,23 +66,72 @@ class ModelStore:
         return self._paths(key)[1].is_file()
 
     def put(self, spec: dict[str, Any], model: nn.Module, meta: dict[str, Any] | None = None) -> str:
-        """Store ``model``'s weights under the key of ``spec``; returns the key."""
+        """Store ``model``'s weights under the key of ``spec``; returns the key.
+
+        Raises:
+            StoreError: the store's folder cannot be written (read-only, not a folder, disk full).
+        """
         key = content_key(spec)
         weights_path, meta_path = self._paths(key)
         state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-        fd, tmp = tempfile.mkstemp(dir=_mkdir(weights_path.parent), prefix=".w.", suffix=".tmp")
-        os.close(fd)
         try:
-            save_file(state, tmp)
-            os.chmod(tmp, 0o644)
-            digest = _sha256_file(Path(tmp))
-            os.replace(tmp, weights_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        record = {"key": key, "spec": spec, "meta": meta or {}, "weights_sha256": digest}
-        atomic_write_bytes(meta_path, json.dumps(record, indent=2, sort_keys=True, default=str).encode())
+            fd, tmp = tempfile.mkstemp(dir=_mkdir(weights_path.parent), prefix=temp_prefix("w"), suffix=".tmp")
+            os.close(fd)
+            try:
+                save_file(state, tmp)
+                os.chmod(tmp, 0o644)
+                digest = _sha256_file(Path(tmp))
+                os.replace(tmp, weights_path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            record = {"key": key, "spec": spec, "meta": meta or {}, "weights_sha256": digest}
+            atomic_write_bytes(meta_path, json.dumps(record, indent=2, sort_keys=True, default=str).encode())
+        except OSError as exc:
+            raise StoreError(f"Cannot write to the model store {self.root}: {exc.strerror or exc}"
+                             f"{f' ({exc.filename})' if exc.filename else ''}.") from None
         return key
+
+    def verify(self, key: str) -> None:
+        """Check that an entry's record is readable and its weights match their checksum.
+
+        Raises:
+            StoreError: the entry is missing, its record corrupt, or its weights missing or altered.
+        """
+        record = self.meta(key)
+        weights_path, _ = self._paths(key)
+        if not weights_path.is_file():
+            raise StoreError(f"Weights file {weights_path} is missing; delete {self._paths(key)[1]} to retrain.")
+        if _sha256_file(weights_path) != record["weights_sha256"]:
+            raise StoreError(f"Weights file {weights_path} is corrupt (checksum mismatch); delete it to retrain.")
+
+    def delete(self, key: str) -> bool:
+        """Remove an entry (record first, so it is never half there); returns whether it existed."""
+        weights_path, meta_path = self._paths(key)
+        existed = meta_path.is_file() or weights_path.is_file()
+        meta_path.unlink(missing_ok=True)
+        weights_path.unlink(missing_ok=True)
+        return existed
+
+    def remove_abandoned_temp_files(self, stale_s: float = TEMP_STALE_S) -> list[Path]:
+        """Remove the temporary files (``.w.*.tmp``, ``.<key>.json.*.tmp``) of writers that are gone.
+
+        A temporary file names the process that writes it; the file is removed when that process
+        ran on this host and no longer exists, or, when it cannot be checked (another host, a file
+        of an older version), when the file is older than ``stale_s`` seconds. Returns the paths removed.
+        """
+        if not self.root.is_dir():
+            return []
+        now = time.time()
+        removed = []
+        for folder in self.root.iterdir():
+            if not folder.is_dir():
+                continue
+            for path in folder.glob(".*.tmp"):
+                if abandoned_temp(path, stale_s, now):
+                    path.unlink(missing_ok=True)
+                    removed.append(path)
+        return removed
 
     def meta(self, key: str) -> dict[str, Any]:
         """The JSON record of an entry (spec, meta, weights checksum)."""
