@@ -16,7 +16,12 @@ The distance to "indistinguishable" **(reading)**, each term in [0, 1]:
   primary target; the AUC catches over-forgetting, which the accuracy gap alone misses);
 - class scenarios: (acc(D_f) + acc(V_f))/200, since a model that never saw a class never predicts it;
 - both: + max(0, acc(θ_o, V_r) − acc(θ, V_r))/100, the held-out accuracy lost on V_r (V outside
-  V_f, at most as many samples), so that destroying the model does not pass for forgetting.
+  V_f, at most as many samples), so that destroying the model does not pass for forgetting;
+- both: + max(0, acc(θ_o, R) − acc(θ, R))/100 on R, a seeded sample of D_r as large as V_f: the
+  retrained model fits D_r as the original did, and a model that loosened its fit of D_r shifts
+  every membership attack, whose members are drawn from D_r (measured: a fine-tune that lost 4.6
+  points of D_r accuracy matched V_f's accuracy on D_f, and the SVC attack then called all of D_f
+  "non-member", against 19% for the golden model).
 
 The initial state (before the first step) is a candidate too: a method that only moves away from
 "unseen" ends where it started, which the report then marks as having done nothing. Training
@@ -94,12 +99,14 @@ def check_calibration(method: Any, split, calibrate: str | None, calibrate_every
 
 @dataclass
 class CalibrationSets:
-    """The (detached) sets a calibration scores: D_f, V_f and V_r, each capped at ``CALIBRATION_SAMPLES``."""
+    """The (detached) sets a calibration scores: D_f, V_f, V_r and R (a sample of D_r), each capped at
+    ``CALIBRATION_SAMPLES``."""
 
     forget: Subset
     val_forget: Subset
     val_retain: Subset | None
     class_scenario: bool
+    retain_sample: Subset | None = None
 
 
 def calibration_sets(split, seed: int) -> CalibrationSets:
@@ -123,7 +130,8 @@ def calibration_sets(split, seed: int) -> CalibrationSets:
     val_forget = capped(split.subset("val_forget"))
     positions = torch.nonzero(keep).flatten()
     val_retain = capped(val.take(positions), len(val_forget)) if len(positions) else None
-    return CalibrationSets(forget, val_forget, val_retain, class_scenario)
+    retain_sample = capped(split.subset("retain"), len(val_forget))
+    return CalibrationSets(forget, val_forget, val_retain, class_scenario, retain_sample)
 
 
 @dataclass
@@ -156,10 +164,12 @@ class HeldoutCalibration:
     _since_best: int = 0
     _global_step: int = 0
     _ref_acc_r: float | None = None
+    _ref_acc_fit: float | None = None
 
     def begin(self, model: nn.Module) -> None:
         """Score the initial state; it is the first candidate."""
         self._ref_acc_r = self._acc(model, self.sets.val_retain) if self.sets.val_retain is not None else None
+        self._ref_acc_fit = self._acc(model, self.sets.retain_sample) if self.sets.retain_sample is not None else None
         if self.include_initial:
             self._check(model)
 
@@ -209,6 +219,10 @@ class HeldoutCalibration:
                 acc_r = self._acc(model, s.val_retain)
                 row["acc_val_retain"] = acc_r
                 distance += max(0.0, self._ref_acc_r - acc_r) / 100.0 if np.isfinite(acc_r) else 1.0
+            if self._ref_acc_fit is not None:
+                acc_fit = self._acc(model, s.retain_sample)
+                row["acc_retain"] = acc_fit
+                distance += max(0.0, self._ref_acc_fit - acc_fit) / 100.0 if np.isfinite(acc_fit) else 1.0
             row["distance"] = distance
         self.trace_.append(row)
         if row["distance"] < self._best_distance:
