@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibrate", metavar="KIND", help="heldout: end a loop method where D_f looks most like the "
                    "validation slice V (needs --data-option train_subset=N or val_size=N)")
     p.add_argument("--calibrate-every", type=int, metavar="K", help="with --calibrate: check every K steps "
-                   "(default 8 checks per epoch)")
+                   "(default 4 checks per epoch)")
     p.add_argument("--preset", metavar="FILE", help="method parameters from a preset file (unlearnkit tune --preset-out); "
                    "KEY=VALUE parameters override it")
     p.add_argument("--json", action="store_true")

@@ -50,9 +50,9 @@ from unlearnkit.training.loop import Step
 #: Valid values of ``calibrate`` (``None`` = no calibration).
 CALIBRATIONS = ("heldout",)
 #: Checks per epoch when ``calibrate_every`` is not given.
-CHECKS_PER_EPOCH = 8
-#: At most this many samples of each set (D_f, V_f, V_r) are scored at every check (seeded draw).
-CALIBRATION_SAMPLES = 2000
+CHECKS_PER_EPOCH = 4
+#: At most this many samples of each set (D_f, V_f, V_r, R) are scored at every check (seeded draw).
+CALIBRATION_SAMPLES = 500
 
 CALIBRATE_CONSTRAINTS = {
     "calibrate": OptionalOf(Options(CALIBRATIONS)),

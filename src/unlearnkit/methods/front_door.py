@@ -86,7 +86,7 @@ def unlearn(
         device: ``"auto"``, ``"cpu"`` or ``"cuda"``.
         retain_fraction: run under a budget of this fraction of the retain set.
         calibrate: ``None`` or ``"heldout"``.
-        calibrate_every: check every this many steps of each training loop (default: 8 checks per epoch).
+        calibrate_every: check every this many steps of each training loop (default: 4 checks per epoch).
         calibrate_patience: stop training after this many checks without improvement (``None``: never).
         **params: the method's hyper-parameters.
 
