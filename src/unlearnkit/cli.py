@@ -219,8 +219,9 @@ def _audit(args) -> int:
     ws = _workspace(args)
     executor = make_executor(args.executor, address=args.address, workers=args.workers)
     try:
+        calibration = {"calibrate": args.calibrate} if args.calibrate else None
         result = run_audit(ws, cfg, args.method, params, n_models=args.n_models, executor=executor,
-                           log=lambda line: print(line, file=sys.stderr, flush=True))
+                           calibration=calibration, log=lambda line: print(line, file=sys.stderr, flush=True))
     finally:
         executor.close()
     paths = write_audit(result, ctx.dataset, args.out)

@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--method", required=True)
     p.add_argument("params", nargs="*", metavar="KEY=VALUE", help="method parameters")
     p.add_argument("--n-models", type=int, default=16, help="models per bank (default 16)")
+    p.add_argument("--calibrate", metavar="KIND", help="heldout: calibrate every run of the unlearned bank on the "
+                   "validation slice V (as unlearn --calibrate)")
     p.add_argument("--executor", default="local", help="local (default) or ray")
     p.add_argument("--address", help="Ray cluster address host:port")
     p.add_argument("--workers", type=int, help="CPUs of a local Ray instance")

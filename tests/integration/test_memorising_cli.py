@@ -60,3 +60,17 @@ def test_subset_run_records_cpu_time_golden_free_metrics_and_calibration(capsys,
     assert payload["config"]["calibration"]["calibrate"] == "heldout"
     assert payload["config"]["split"]["n_val"] == 638 and "left out" in payload["config"]["split"]["val_note"]
     assert payload["config"]["data_options"] == {"train_subset": 800}
+
+
+def test_audit_of_a_calibrated_method(capsys, tmp_path):
+    home = tmp_path / "home"
+    code, out, err = run_cli(capsys, "audit", "--home", str(home), "--dataset", "digits", "--forget", "random:0.1",
+                             "--data-option", "train_subset=800", "--set", "epochs=5", "--method", "finetune",
+                             "epochs=1", "--calibrate", "heldout", "--n-models", "3", "--out", str(tmp_path / "a"),
+                             "--json")
+    assert code == 0, err
+    payload = json.loads(out)
+    assert payload["calibration"] == {"calibrate": "heldout"} and 0 <= payload["forgetting_quality"] <= 1
+    code, _, err = run_cli(capsys, "audit", "--home", str(home), "--dataset", "digits", "--forget", "random:0.1",
+                           "--method", "ssd", "--calibrate", "heldout", "--n-models", "3", "--out", str(tmp_path / "b"))
+    assert code == 2 and "SSD is not a loop method" in err and len(err.strip().splitlines()) == 1

@@ -92,7 +92,8 @@ def lira_task(home: str, cfg: ExperimentConfig, index: int, n_models: int, bank_
 
 
 def unlearned_task(home: str, cfg: ExperimentConfig, method: str, params: dict[str, Any], seed: int,
-                   n_models: int | None = None, *, threads: int | None = None) -> tuple[str, float]:
+                   n_models: int | None = None, calibration: dict[str, Any] | None = None, *,
+                   threads: int | None = None) -> tuple[str, float]:
     """Run (or find) the unlearning of bank member ``seed``; its progress bar says which of ``n_models``."""
     ws = _workspace(home, threads)
     ctx = load_context(cfg)
@@ -100,11 +101,13 @@ def unlearned_task(home: str, cfg: ExperimentConfig, method: str, params: dict[s
     est = make_method(method, params)
     spec = {"kind": "unlearned-bank", "original": original.key, "split": ctx.split.fingerprint,
             "method": method_name(est), "params": est.get_params(), "seed": seed}
+    if calibration:
+        spec["calibration"] = calibration
     key = content_key(spec)
     if ws.models.has(key):
         return key, float(ws.models.meta(key)["meta"]["runtime_s"])
     with progress_label(f"unlearned bank, run {seed + 1} of {n_models or '?'}"):
-        result = unlearn(original.model, ctx.split, est, seed=seed, device=cfg.device)
+        result = unlearn(original.model, ctx.split, est, seed=seed, device=cfg.device, **(calibration or {}))
     ws.models.put(spec, result.model, {"runtime_s": result.runtime_s})
     return key, result.runtime_s
 
@@ -130,9 +133,11 @@ def golden_bank(ws: Workspace, ctx: Context, n: int, executor) -> list[BankModel
     return _load(ws, ctx, keys, list(range(n)), runtimes)
 
 
-def unlearned_bank(ws: Workspace, ctx: Context, method: str, params: dict[str, Any], n: int, executor) -> list[BankModel]:
-    """N runs of ``method`` from the original model (method seeds 0..N-1)."""
-    out = _run(executor, unlearned_task, [(str(ws.home), ctx.config, method, params, s, n) for s in range(n)])
+def unlearned_bank(ws: Workspace, ctx: Context, method: str, params: dict[str, Any], n: int, executor,
+                   calibration: dict[str, Any] | None = None) -> list[BankModel]:
+    """N runs of ``method`` from the original model (method seeds 0..N-1), calibrated when asked."""
+    out = _run(executor, unlearned_task, [(str(ws.home), ctx.config, method, params, s, n, calibration)
+                                          for s in range(n)])
     original_seed = ctx.config.seed
     return _load(ws, ctx, [k for k, _ in out], [original_seed] * n, [t for _, t in out])
 

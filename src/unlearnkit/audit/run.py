@@ -16,6 +16,7 @@ from unlearnkit.audit.quality import bootstrap_interval, challenge_score, forget
 from unlearnkit.audit.lira import attack_metrics, bootstrap_attack_metrics, lira_scores
 from unlearnkit.data.dataset import Subset
 from unlearnkit.errors import ConfigError
+from unlearnkit.methods.calibration import check_calibration
 from unlearnkit.methods.front_door import make_method, method_name
 from unlearnkit.metrics.accuracy import accuracy
 from unlearnkit.metrics.context import compute_logits
@@ -41,6 +42,7 @@ class AuditResult:
     lira: dict[str, dict[str, Any]]
     timings_s: dict[str, float] = field(default_factory=dict)
     hardest_note: str | None = None
+    calibration: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,7 +88,7 @@ def hardest_note(eps: np.ndarray, order: np.ndarray, n_models: int) -> str | Non
 
 def run_audit(ws: Workspace, cfg: ExperimentConfig, method: str, params: dict[str, Any] | None = None, *,
               n_models: int = 16, executor, n_boot: int = 1000, n_hardest: int = 16,
-              log=lambda line: None) -> AuditResult:
+              calibration: dict[str, Any] | None = None, log=lambda line: None) -> AuditResult:
     """Audit ``method`` on ``cfg``'s split with banks of ``n_models`` models.
 
     Args:
@@ -97,12 +99,16 @@ def run_audit(ws: Workspace, cfg: ExperimentConfig, method: str, params: dict[st
         executor: a ``bench.executors`` executor (``local`` or ``ray``) that trains the banks.
         n_boot: bootstrap resamples for the 95% intervals.
         n_hardest: how many of the highest-ε forget samples to list.
+        calibration: ``unlearn``'s ``calibrate`` (and ``calibrate_every``, ``calibrate_patience``) for
+            every run of the unlearned bank; ``None``: uncalibrated.
     """
     params = dict(params or {})
     est = make_method(method, params)
     if isinstance(n_models, bool) or not isinstance(n_models, int) or n_models < 3:
         raise ConfigError(f"The 'n_models' parameter of run_audit must be an int in [3, inf). Got {n_models!r} instead.")
     ctx = load_context(cfg)
+    if calibration:
+        check_calibration(est, ctx.split, **calibration)
     timings: dict[str, float] = {}
     original_model(ws, ctx)
 
@@ -112,7 +118,7 @@ def run_audit(ws: Workspace, cfg: ExperimentConfig, method: str, params: dict[st
     timings["golden_bank"] = time.perf_counter() - t
     t = time.perf_counter()
     log(f"unlearned bank: {n_models} runs of {method_name(est)}")
-    unlearned = unlearned_bank(ws, ctx, method_name(est), est.get_params(), n_models, executor)
+    unlearned = unlearned_bank(ws, ctx, method_name(est), est.get_params(), n_models, executor, calibration)
     timings["unlearned_bank"] = time.perf_counter() - t
     t = time.perf_counter()
     log(f"LiRA bank: {n_models} models on random halves of D_train ∪ D_t*")
@@ -151,7 +157,8 @@ def run_audit(ws: Workspace, cfg: ExperimentConfig, method: str, params: dict[st
         }
     timings["scoring"] = time.perf_counter() - t
     return AuditResult(
-        config=cfg.to_dict(), method=method_name(est), params=est.get_params(), n_models=n_models,
+        config=cfg.to_dict(), method=method_name(est), params=est.get_params(), calibration=calibration,
+        n_models=n_models,
         forgetting_quality=fq, forgetting_quality_ci=tuple(fq_ci),
         challenge_score=challenge_score(fq, ra_u, ra_g, ta_u, ta_g),
         mean_ra={"unlearned": float(ra_u.mean()), "golden": float(ra_g.mean())},
