@@ -74,9 +74,11 @@ class HeldoutMatch(LoopMethod):
     that never saw the class never predicts it. Its samples are trained towards p_y = 0 instead,
     with the term −log(1 − p_y).
 
-    Access: full retain, plus the validation slice V (required). Defaults (ours, chosen with the
-    golden-free distance on V only, docs/random-deletion.md): SGD lr 0.01, momentum 0.9, weight
-    decay 5e-4, batch 64 (both sets), 10 passes over D_f, λ 1, noise 0.5, 8 perturbations.
+    Access: full retain, plus the validation slice V (required). Defaults (ours, docs/random-deletion.md):
+    SGD lr 0.01, momentum 0.9, weight decay 5e-4, batch 64 (both sets), 10 passes over D_f, λ 0.1,
+    noise 0.5, 8 perturbations. λ and lr were chosen among six settings on the memorising benchmark
+    (random 10%, seed 0) by the golden-free distance alone (|heldout_acc_gap|/100 + |heldout_auc −
+    0.5| + the D_r accuracy lost), never by the golden model: λ 1 lost 17 points of D_r accuracy.
 
     Example:
         >>> from unlearnkit.methods import make_method
@@ -96,7 +98,7 @@ class HeldoutMatch(LoopMethod):
         "n_noise": Interval(int, 1, None, closed="left"),
     }
 
-    def __init__(self, *, lr=0.01, epochs=10, weight=1.0, order="noise", noise=0.5, n_noise=8, batch_size=64,
+    def __init__(self, *, lr=0.01, epochs=10, weight=0.1, order="noise", noise=0.5, n_noise=8, batch_size=64,
                  momentum=0.9, weight_decay=5e-4, optimizer="sgd"):
         store_params(self, locals())
 
