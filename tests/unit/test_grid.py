@@ -154,7 +154,7 @@ def test_data_options_and_calibration_reach_every_run():
                            "methods": {"finetune": {}}})
     (spec, plan), = grid.plans()
     assert spec.config.data_options == {"train_subset": 800}
-    assert plan.config["calibration"] == {"calibrate": "heldout", "calibrate_every": 5, "calibrate_patience": 4}
+    assert plan.config["calibration"] == {"calibrate": "heldout", "calibrate_every": 5, "calibrate_patience": None}
     assert "+heldout" in spec.label()
     plain = grid_from_dict({"datasets": ["digits"], "models": ["mlp"], "forget": ["random:0.1"], "seeds": [0],
                             "data_options": {"train_subset": 800}, "methods": {"finetune": {}}})

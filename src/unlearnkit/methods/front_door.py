@@ -62,7 +62,7 @@ def unlearn(
     retain_fraction: float | None = None,
     calibrate: str | None = None,
     calibrate_every: int | None = None,
-    calibrate_patience: int | None = 4,
+    calibrate_patience: int | None = None,
     **params: Any,
 ) -> UnlearnResult:
     """Make a copy of ``model`` forget ``split.forget``; the input model is never changed.

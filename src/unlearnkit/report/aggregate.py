@@ -393,7 +393,7 @@ def _calibration_suffix(cal: Mapping[str, Any] | None) -> str:
     if not cal:
         return ""
     extra = [f"every={cal['calibrate_every']}"] if cal.get("calibrate_every") is not None else []
-    extra += [f"patience={cal['calibrate_patience']}"] if cal.get("calibrate_patience", 4) != 4 else []
+    extra += [f"patience={cal['calibrate_patience']}"] if cal.get("calibrate_patience") is not None else []
     return f"+{cal['calibrate']}" + (f"({','.join(extra)})" if extra else "")
 
 

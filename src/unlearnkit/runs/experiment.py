@@ -366,7 +366,7 @@ def plan_run(cfg: ExperimentConfig, method: str, params: dict[str, Any] | None =
     config = {**cfg.to_dict(), "method": method_name(est), "params": est.get_params(),
               "retain_fraction": retain_fraction, "metrics": names, "split": ctx.split.describe()}
     if calibration:
-        calibration = {"calibrate": "heldout", "calibrate_every": None, "calibrate_patience": 4, **calibration}
+        calibration = {"calibrate": "heldout", "calibrate_every": None, "calibrate_patience": None, **calibration}
         check_calibration(est, ctx.split, **calibration)
         config["calibration"] = calibration
     config_hash = hashlib.sha256(canonical_json(config).encode()).hexdigest()
