@@ -7,12 +7,14 @@ distance to the retrained model, which the engineer does not have):
 
 - ``|acc_gap|``: |heldout_acc_gap| (points);
 - ``|auc-0.5|``: |heldout_auc − 0.5|;
-- ``distance``: |heldout_acc_gap|/100 + |heldout_auc − 0.5|, the calibration's distance in random
-  scenarios (``unlearnkit.methods.calibration``).
+- ``distance``: |heldout_acc_gap|/100 + |heldout_auc − 0.5|, the D_f-against-V_f part of the
+  calibration's distance in random scenarios (``unlearnkit.methods.calibration``);
+- ``distance+fit``: ``distance`` plus the accuracy lost on D_r, max(0, ra(θ_o) − ra(θ))/100. An
+  engineer can compute it without a golden model too (the retained records and the model before).
 
 Per scenario it prints Spearman's rank correlation of each with avg_gap, over all runs and over the
-variant means, and lists the runs where the two views disagree most: the golden-free distance ranks
-the run among the best third while avg_gap ranks it among the worst third, or the reverse.
+variant means, and lists the runs where the two views disagree most: ``distance+fit`` ranks the run
+a third of the ranking or more away from where avg_gap ranks it.
 
 Usage:  python benchmarks/heldout_agreement.py GRID.toml [GRID.toml ...] [--home DIR] [--top 8]
 """
@@ -29,12 +31,14 @@ from unlearnkit.bench.grid import grids_config_hashes
 from unlearnkit.report.aggregate import aggregate_runs, scenario_key, variant_labels
 from unlearnkit.runs.experiment import Workspace
 
-STATS = ("|acc_gap|", "|auc-0.5|", "distance")
+STATS = ("|acc_gap|", "|auc-0.5|", "distance", "distance+fit")
 
 
-def golden_free(values: dict) -> dict[str, float]:
+def golden_free(values: dict, original: dict) -> dict[str, float]:
     gap, auc = values["heldout_acc_gap"], values["heldout_auc"]
-    return {"|acc_gap|": abs(gap), "|auc-0.5|": abs(auc - 0.5), "distance": abs(gap) / 100 + abs(auc - 0.5)}
+    distance = abs(gap) / 100 + abs(auc - 0.5)
+    fit = max(0.0, original.get("ra", values["ra"]) - values["ra"]) / 100
+    return {"|acc_gap|": abs(gap), "|auc-0.5|": abs(auc - 0.5), "distance": distance, "distance+fit": distance + fit}
 
 
 def main() -> None:
@@ -51,37 +55,39 @@ def main() -> None:
 
     by_scenario: dict[tuple, list] = {}
     for r in rows:
-        vals = ((r.get("metrics") or {}).get("rows") or {}).get("unlearned") or {}
-        if not {"heldout_acc_gap", "heldout_auc", "avg_gap"} <= set(vals):
+        rows_of = (r.get("metrics") or {}).get("rows") or {}
+        vals = rows_of.get("unlearned") or {}
+        if not {"heldout_acc_gap", "heldout_auc", "avg_gap", "ra"} <= set(vals):
             continue
-        by_scenario.setdefault(scenario_key(r), []).append((labels[variant_key(r)], r["seed"], vals))
+        free = golden_free(vals, rows_of.get("original") or {})
+        by_scenario.setdefault(scenario_key(r), []).append((labels[variant_key(r)], r["seed"], {**vals, **free}))
     titles = {sc.key: f"{sc.dataset} / {sc.model} / {sc.forget} / recipe {sc.recipe}" for sc in aggregate_runs(rows)}
     for key, runs in sorted(by_scenario.items()):
         print(f"\n#### {titles.get(key, key)}: {len(runs)} runs\n")
         avg = np.array([v["avg_gap"] for _, _, v in runs])
-        free = {s: np.array([golden_free(v)[s] for _, _, v in runs]) for s in STATS}
+        free = {s: np.array([v[s] for _, _, v in runs]) for s in STATS}
         variants = sorted({label for label, _, _ in runs})
         mean_avg = np.array([np.mean([v["avg_gap"] for lb, _, v in runs if lb == label]) for label in variants])
         print("| golden-free statistic | Spearman ρ with avg_gap (runs) | ρ (variant means) |")
         print("|---|---:|---:|")
         for s in STATS:
             rho_runs = spearmanr(free[s], avg).statistic
-            means = np.array([np.mean([golden_free(v)[s] for lb, _, v in runs if lb == label]) for label in variants])
+            means = np.array([np.mean([v[s] for lb, _, v in runs if lb == label]) for label in variants])
             rho_means = spearmanr(means, mean_avg).statistic if len(variants) > 2 else float("nan")
             print(f"| `{s}` | {rho_runs:.2f} | {rho_means:.2f} |")
-        rank_free = np.argsort(np.argsort(free["distance"])) / max(len(runs) - 1, 1)
+        rank_free = np.argsort(np.argsort(free["distance+fit"])) / max(len(runs) - 1, 1)
         rank_avg = np.argsort(np.argsort(avg)) / max(len(runs) - 1, 1)
         disagree = np.argsort(-np.abs(rank_free - rank_avg))
         print(f"\nLargest disagreements (rank 0 = closest, 1 = farthest; thirds apart):\n")
-        print("| run | seed | avg_gap | rank | distance | rank | heldout_acc_gap | heldout_auc | ua | mia_efficacy |")
+        print("| run | seed | avg_gap | rank | distance+fit | rank | heldout_acc_gap | heldout_auc | ra | mia_efficacy |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         shown = 0
         for i in disagree:
             if abs(rank_free[i] - rank_avg[i]) < 1 / 3 or shown >= args.top:
                 break
             label, seed, v = runs[i]
-            print(f"| `{label}` | {seed} | {v['avg_gap']:.2f} | {rank_avg[i]:.2f} | {free['distance'][i]:.3f} | "
-                  f"{rank_free[i]:.2f} | {v['heldout_acc_gap']:.2f} | {v['heldout_auc']:.3f} | {v.get('ua', float('nan')):.2f} | "
+            print(f"| `{label}` | {seed} | {v['avg_gap']:.2f} | {rank_avg[i]:.2f} | {free['distance+fit'][i]:.3f} | "
+                  f"{rank_free[i]:.2f} | {v['heldout_acc_gap']:.2f} | {v['heldout_auc']:.3f} | {v['ra']:.2f} | "
                   f"{v.get('mia_efficacy', float('nan')):.2f} |")
             shown += 1
         if not shown:
