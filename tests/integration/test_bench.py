@@ -43,6 +43,11 @@ def rows(home: Path) -> list[tuple]:
 def test_grid_runs_then_skips(tmp_path, capsys):
     grid, home = write(tmp_path, GRID), tmp_path / "home"
     assert main(["bench", str(grid), "--home", str(home)]) == 0
+    out = capsys.readouterr().out
+    progress = [line for line in out.splitlines() if line.startswith("[")]
+    assert [line.split("]")[0] for line in progress] == [f"[{k}/{N_RUNS}" for k in range(1, N_RUNS + 1)]
+    assert all(" elapsed, about " in line and line.endswith(" left") for line in progress[:-1])
+    assert progress[-1].endswith(" elapsed"), "nothing left after the last run"
     first = rows(home)
     assert len(first) == N_RUNS and {r[1] for r in first} == {"done"}
     assert len({r[2] for r in first}) == N_RUNS
