@@ -75,9 +75,9 @@ def main() -> None:
     eval_s, epoch_now = statistics.median(evals), statistics.median(epochs)
     print(f"full evaluation:    {eval_s:8.2f} s  (all headline metrics of one model; {eval_s / epoch_s:.2f} of a "
           f"training epoch of the original)")
+    runs = ", ".join(f"{e:.3g}/{p:.3g} s" for e, p in zip(evals, epochs))
     print(f"one epoch just now: {epoch_now:8.2f} s  (a fresh model, right before each evaluation; evaluation = "
-          f"{eval_s / epoch_now:.2f} of it)" + (f"; runs: {', '.join(f'{e:.3g}/{p:.3g} s' for e, p in zip(evals, epochs))}"
-                                                 if len(evals) > 1 else ""))
+          f"{eval_s / epoch_now:.2f} of it)" + (f"; evaluation/epoch of each run: {runs}" if len(evals) > 1 else ""))
 
     if not args.skip_finetune:
         result = unlearn(orig.model, ctx.split, "finetune", seed=0)
