@@ -146,6 +146,32 @@ def test_concurrent_benches_do_every_run_exactly_once(tmp_path):
     assert not list((home / "models").rglob(".*.tmp")), "no temporary file left"
 
 
+def test_a_run_held_by_a_process_that_dies_meanwhile_is_taken_over(tmp_path, monkeypatch):
+    """The runs skipped as held by another process are tried once more at the end of the grid."""
+    from unlearnkit.bench import runner
+    from unlearnkit.bench.executors import make_executor
+    from unlearnkit.bench.grid import load_grid
+    from unlearnkit.runs.experiment import Workspace
+
+    text = GRID.replace("seeds = [0, 1]", "seeds = [0]").replace('forget = ["class:3", "random:0.1"]',
+                                                                  'forget = ["class:3"]')
+    grid, ws = load_grid(write(tmp_path, text)), Workspace(tmp_path / "home")
+    real, asked = runner.run_task, []
+
+    def held_once(home, spec, *, threads=None):  # the first run is held elsewhere the first time it is asked
+        asked.append(spec.label())
+        if spec.method == "finetune" and asked.count(spec.label()) == 1:
+            return None
+        return real(home, spec, threads=threads)
+
+    monkeypatch.setattr(runner, "run_task", held_once)
+    lines: list[str] = []
+    summary = runner.run_grid(grid, ws, make_executor("local"), log=lines.append)
+    assert len(summary.done) == 3 and summary.elsewhere == 0 and not summary.failed
+    assert any("taken over" in line and "/finetune" in line for line in lines)
+    assert len(ws.runs.done_hashes()) == 3
+
+
 BAD_GRID = """
 datasets = ["digits", "nope"]
 models = ["mlp"]
