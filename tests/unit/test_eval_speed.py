@@ -110,3 +110,15 @@ def test_scores_keep_the_order_of_the_metrics_asked(class_split, original):
                                    if n in scores.values]
     report = evaluate(original, class_split, reference=original, metrics=HEADLINE, seed=0)
     assert report.rows["unlearned"] == report.rows["golden"], "the same model scores the same, prefetched or not"
+
+
+def test_a_samples_logits_do_not_depend_on_its_batch(class_split, original):
+    """Batches of a dozen samples or fewer round differently; a small tail joins the batch before."""
+    from unlearnkit.metrics.context import MIN_TAIL, _batches
+
+    train = class_split.subset("train")
+    whole = compute_logits(original, train)
+    for n in (MIN_TAIL, 40, 513, 515, 520, 600, 1025):
+        idx = torch.arange(n) + 7
+        assert torch.equal(compute_logits(original, train.take(idx)), whole[idx]), n
+    assert all(stop - start >= MIN_TAIL for start, stop in _batches(1027, 512))
