@@ -158,11 +158,11 @@ def test_a_run_held_by_a_process_that_dies_meanwhile_is_taken_over(tmp_path, mon
     grid, ws = load_grid(write(tmp_path, text)), Workspace(tmp_path / "home")
     real, asked = runner.run_task, []
 
-    def held_once(home, spec, *, threads=None):  # the first run is held elsewhere the first time it is asked
+    def held_once(home, spec, label=None, *, threads=None):  # the finetune run is held elsewhere at first
         asked.append(spec.label())
         if spec.method == "finetune" and asked.count(spec.label()) == 1:
             return None
-        return real(home, spec, threads=threads)
+        return real(home, spec, label, threads=threads)
 
     monkeypatch.setattr(runner, "run_task", held_once)
     lines: list[str] = []

@@ -131,7 +131,8 @@ def run_grid(grid: Grid, ws: Workspace, executor, *, plans: list | None = None,
     specs = [spec for spec, _ in pending.values()]
     progress = GridProgress(len(specs))
     held: list[RunSpec] = []
-    for i, outcome, exc in executor.map_unordered(run_task, [(str(ws.home), s) for s in specs]):
+    tasks = [(str(ws.home), s, f"run {k} of {len(specs)}") for k, s in enumerate(specs, 1)]  # labels head the bars
+    for i, outcome, exc in executor.map_unordered(run_task, tasks):
         if exc is not None:
             summary.failed.append((specs[i].label(), f"{type(exc).__name__}: {exc}"))
             log(progress.line(f"FAILED {specs[i].label()}: {type(exc).__name__}: {exc}"))
