@@ -25,7 +25,9 @@ def main() -> None:
 
     hashes = grids_config_hashes(args.grids)
     ws = Workspace(args.home)
-    rows = [r for r in ws.runs.list(status="done") if r["config_hash"] in hashes and r["method"] == "ltu"]
+    store = ws.existing_runs()  # reads only: the store is not written
+    rows = [r for r in (store.list(status="done") if store else [])
+            if r["config_hash"] in hashes and r["method"] == "ltu"]
     print("| forget | ρ | seed | meta | harmonize | conflicting steps | guides' member rate on D̂_r | guides' loss on Q_f |")
     print("|---|---:|---:|---|---|---:|---|---|")
     for row in sorted(rows, key=lambda r: (r["forget"], str(r["config"].get("retain_fraction")), r["seed"])):

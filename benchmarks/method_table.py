@@ -42,7 +42,8 @@ def main() -> None:
     args = parser.parse_args()
 
     hashes = grids_config_hashes(args.grids)
-    rows = [r for r in Workspace(args.home).runs.list(status="done") if r["config_hash"] in hashes]
+    store = Workspace(args.home).existing_runs()  # reads only: the store is not written
+    rows = [r for r in (store.list(status="done") if store else []) if r["config_hash"] in hashes]
     metrics = args.metrics.split(",")
     for sc in aggregate_runs(rows):
         retrain = [v for v in sc.variants if v.method == "retrain"]

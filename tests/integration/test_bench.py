@@ -43,6 +43,11 @@ def rows(home: Path) -> list[tuple]:
 def test_grid_runs_then_skips(tmp_path, capsys):
     grid, home = write(tmp_path, GRID), tmp_path / "home"
     assert main(["bench", str(grid), "--home", str(home)]) == 0
+    out = capsys.readouterr().out
+    progress = [line for line in out.splitlines() if line.startswith("[")]
+    assert [line.split("]")[0] for line in progress] == [f"[{k}/{N_RUNS}" for k in range(1, N_RUNS + 1)]
+    assert all(" elapsed, about " in line and line.endswith(" left") for line in progress[:-1])
+    assert progress[-1].endswith(" elapsed"), "nothing left after the last run"
     first = rows(home)
     assert len(first) == N_RUNS and {r[1] for r in first} == {"done"}
     assert len({r[2] for r in first}) == N_RUNS
@@ -139,6 +144,32 @@ def test_concurrent_benches_do_every_run_exactly_once(tmp_path):
     unlearned = {r["spec"]["run"] for r in records if r["spec"].get("kind") == "unlearned"}
     assert unlearned == {r[0] for r in done}, "every unlearned model belongs to a done run"
     assert not list((home / "models").rglob(".*.tmp")), "no temporary file left"
+
+
+def test_a_run_held_by_a_process_that_dies_meanwhile_is_taken_over(tmp_path, monkeypatch):
+    """The runs skipped as held by another process are tried once more at the end of the grid."""
+    from unlearnkit.bench import runner
+    from unlearnkit.bench.executors import make_executor
+    from unlearnkit.bench.grid import load_grid
+    from unlearnkit.runs.experiment import Workspace
+
+    text = GRID.replace("seeds = [0, 1]", "seeds = [0]").replace('forget = ["class:3", "random:0.1"]',
+                                                                  'forget = ["class:3"]')
+    grid, ws = load_grid(write(tmp_path, text)), Workspace(tmp_path / "home")
+    real, asked = runner.run_task, []
+
+    def held_once(home, spec, label=None, *, threads=None):  # the finetune run is held elsewhere at first
+        asked.append(spec.label())
+        if spec.method == "finetune" and asked.count(spec.label()) == 1:
+            return None
+        return real(home, spec, label, threads=threads)
+
+    monkeypatch.setattr(runner, "run_task", held_once)
+    lines: list[str] = []
+    summary = runner.run_grid(grid, ws, make_executor("local"), log=lines.append)
+    assert len(summary.done) == 3 and summary.elsewhere == 0 and not summary.failed
+    assert any("taken over" in line and "/finetune" in line for line in lines)
+    assert len(ws.runs.done_hashes()) == 3
 
 
 BAD_GRID = """

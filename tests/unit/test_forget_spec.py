@@ -482,8 +482,8 @@ def test_missing_indices_file(ds, tmp_path):
     path = tmp_path / "nope.txt"
     with pytest.raises(ConfigError, match=f"Indices file '{path}' does not exist"):
         make_split(ds, f"indices:{path}")
-    with pytest.raises(ConfigError, match="does not exist"):
-        make_split(ds, f"indices:{tmp_path}")  # a directory is not a file
+    with pytest.raises(ConfigError, match="is a directory; give a file"):
+        make_split(ds, f"indices:{tmp_path}")  # a directory is not a file (and it does exist)
 
 
 def test_indices_file_of_the_whole_train_set_is_rejected(ds, tmp_path):

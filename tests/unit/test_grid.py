@@ -172,3 +172,15 @@ def test_calibration_problems_are_reported_before_anything_runs():
         grid_from_dict({**base, "calibrate_every": 3, "methods": {"finetune": {}}})
     with pytest.raises(ConfigError, match="train_subset.*asks for 5000 samples"):
         grid_from_dict({**base, "data_options": {"train_subset": 5000}, "methods": {"finetune": {}}}).plans()
+
+
+def test_grid_progress_line_counts_runs_and_estimates_the_time_left(monkeypatch):
+    from unlearnkit.bench import runner
+
+    clock = iter([0.0, 30.0, 60.0, 61.0, 200.0])
+    monkeypatch.setattr(runner.time, "perf_counter", lambda: next(clock))
+    progress = runner.GridProgress(4)
+    assert progress.line("done a") == "[1/4] done a | 30 s elapsed, about 1 min 30 s left"
+    assert progress.line("skip b", worked=False) == "[2/4] skip b | 1 min 00 s elapsed, about 2 min 00 s left"
+    assert progress.line("done c") == "[3/4] done c | 1 min 01 s elapsed, about 30 s left"
+    assert progress.line("done d") == "[4/4] done d | 3 min 20 s elapsed"

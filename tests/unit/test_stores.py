@@ -489,6 +489,20 @@ def test_read_only_open_creates_nothing(tmp_path):
         RunStore(path, create=False)
 
 
+def test_a_store_opened_for_reading_reads_a_read_only_file_and_writes_nothing(tmp_path):
+    path = tmp_path / "runs.sqlite"
+    rid = _start(RunStore(path))
+    before = path.read_bytes()
+    reader = RunStore(path, create=False)
+    assert [r["id"] for r in reader.list()] == [rid] and reader.get(rid)["status"] == "running"
+    with sqlite3.connect(reader._read_only_uri(), uri=True) as conn:  # the connection the reader uses
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            conn.execute("DELETE FROM runs")
+    with pytest.raises(StoreError, match="cannot be written"):
+        _start(reader)
+    assert path.read_bytes() == before
+
+
 def test_a_read_only_run_store_is_called_read_only(tmp_path, monkeypatch):
     """Opened read-only (as a file without write permission is for a user other than root)."""
     import unlearnkit.runs.store as store_module

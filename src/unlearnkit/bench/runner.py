@@ -5,7 +5,8 @@ or several machines sharing ``--home``):
 
 - a run is identified by the hash of its resolved config; each run is *claimed* in the run store
   before it starts (``RunStore.claim_run``), so a run that is done, or held by a live process, is
-  skipped, and every run is done exactly once;
+  skipped, and every run is done exactly once; the skipped runs are tried once more at the end,
+  so a run whose owner died meanwhile is taken over;
 - the runs of processes that are gone (killed, or silent for ``STALE_S`` seconds) are marked
   ``failed`` (``interrupted``) and redone, and their leftovers (unlearned models, temporary files)
   removed (``Workspace.tidy``);
@@ -129,16 +130,28 @@ def run_grid(grid: Grid, ws: Workspace, executor, *, plans: list | None = None,
 
     specs = [spec for spec, _ in pending.values()]
     progress = GridProgress(len(specs))
-    for i, outcome, exc in executor.map_unordered(run_task, [(str(ws.home), s) for s in specs]):
+    held: list[RunSpec] = []
+    tasks = [(str(ws.home), s, f"run {k} of {len(specs)}") for k, s in enumerate(specs, 1)]  # labels head the bars
+    for i, outcome, exc in executor.map_unordered(run_task, tasks):
         if exc is not None:
             summary.failed.append((specs[i].label(), f"{type(exc).__name__}: {exc}"))
             log(progress.line(f"FAILED {specs[i].label()}: {type(exc).__name__}: {exc}"))
         elif outcome is None:
-            summary.elsewhere += 1
+            held.append(specs[i])
             log(progress.line(f"skip   {specs[i].label()}: done or running in another process", worked=False))
         else:
             summary.done.append(outcome)
             log(progress.line(f"done   {specs[i].label()} -> run {outcome}"))
+    # once more for the runs another process held: one whose owner has died since is taken over here
+    for i, outcome, exc in executor.map_unordered(run_task, [(str(ws.home), s) for s in held]):
+        if exc is not None:
+            summary.failed.append((held[i].label(), f"{type(exc).__name__}: {exc}"))
+            log(f"FAILED {held[i].label()}: {type(exc).__name__}: {exc}")
+        elif outcome is None:
+            summary.elsewhere += 1
+        else:
+            summary.done.append(outcome)
+            log(f"done   {held[i].label()} -> run {outcome} (taken over: the process that held it is gone)")
     summary.wall_s = time.perf_counter() - start
     return summary
 

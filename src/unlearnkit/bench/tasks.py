@@ -4,9 +4,12 @@ shares the directory."""
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 
 from unlearnkit.bench.grid import RunSpec
+from unlearnkit.progress import progress_label
 from unlearnkit.runs.experiment import ExperimentConfig, Workspace, execute_plan, golden_model, load_context, original_model
 
 
@@ -30,9 +33,11 @@ def train_task(home: str, config: ExperimentConfig, kind: str, *, threads: int |
     return trained.key
 
 
-def run_task(home: str, spec: RunSpec, *, threads: int | None = None) -> str | None:
+def run_task(home: str, spec: RunSpec, label: str | None = None, *, threads: int | None = None) -> str | None:
     """Plan, claim and execute one run of a grid; returns its run id (the run store has the rest), or
-    ``None`` when the run is done or held by another live process (see ``RunStore.claim_run``)."""
+    ``None`` when the run is done or held by another live process (see ``RunStore.claim_run``).
+    ``label`` (e.g. ``run 3 of 16``) heads the run's progress bars."""
     ws = _workspace(home, threads)
-    outcome = execute_plan(ws, spec.plan(), exclusive=True)
+    with progress_label(label) if label else contextlib.nullcontext():
+        outcome = execute_plan(ws, spec.plan(), exclusive=True)
     return outcome.run_id if outcome is not None else None

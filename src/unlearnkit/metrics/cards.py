@@ -206,16 +206,24 @@ def _ta_forget(ctx) -> float:
 
 def _svc_mia(ctx, feature: str) -> float:
     members = ctx.mia_member_positions()
-    zr, yr = ctx.logits("retain"), ctx.labels("retain")
     zt, yt = ctx.logits("test_star"), ctx.labels("test_star")
-    zf, yf = ctx.logits("forget"), ctx.labels("forget")
-    if len(members) == 0:
-        raise MetricAbsent("the SVC attack needs at least one member sample from D_r")
-    return mia.svc_attack(
-        mia.attack_feature(zr[members], yr[members], feature),
-        mia.attack_feature(zt, yt, feature),
-        mia.attack_feature(zf, yf, feature),
-    )
+    failure: Exception | None = None
+    try:  # needs only the members of D_r, which can be scored before the rest of it
+        zf, yf = ctx.logits("forget"), ctx.labels("forget")
+        if len(members) == 0:
+            raise MetricAbsent("the SVC attack needs at least one member sample from D_r")
+        zm, ym = ctx.member_logits()
+        value = mia.svc_attack(
+            mia.attack_feature(zm, ym, feature),
+            mia.attack_feature(zt, yt, feature),
+            mia.attack_feature(zf, yf, feature),
+        )
+    except (MetricAbsent, ConfigError) as exc:
+        failure = exc
+    ctx.logits("retain")  # absent, with D_r's reason first, when D_r cannot be scored
+    if failure is not None:
+        raise failure
+    return value
 
 
 _SVC_TEXT = (

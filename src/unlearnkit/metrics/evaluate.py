@@ -48,24 +48,42 @@ def _model_level(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+#: Metrics that fit an SVC on members of D_r: computed first, while D_r is scored in the background.
+ATTACKS_FIRST = ("mia_efficacy", "mia_efficacy_entropy", "mia_efficacy_mentropy", "mia_efficacy_correct")
+
+
 def _score_context(ctx: EvalContext, names: Iterable[str]) -> Scores:
+    names = list(names)
     values: dict[str, float] = {}
     absent: dict[str, str] = {}
     intervals: dict[str, tuple[float, float]] = {}
     kind = getattr(ctx.split, "kind", None)
-    for name in names:
-        entry: MetricEntry = METRICS.get(name)
-        if kind in SCENARIOS and kind not in entry.card.scenarios:
-            absent[name] = f"{name} is defined only in {' / '.join(entry.card.scenarios)} scenarios; this split is {kind!r}"
-            continue
-        try:
-            result = entry.compute(ctx)
-        except MetricAbsent as e:
-            absent[name] = e.reason
-            continue
-        values[name] = float(result)
-        if isinstance(result, Estimate):
-            intervals[name] = (result.low, result.high)
+    attacks = [n for n in names if n in ATTACKS_FIRST]
+    if attacks:
+        ctx.prefetch_for_attacks()  # the same logits, scored in an order that lets the SVC fit overlap D_r
+    interrupted = False
+    try:
+        for name in attacks + [n for n in names if n not in attacks]:
+            entry: MetricEntry = METRICS.get(name)
+            if kind in SCENARIOS and kind not in entry.card.scenarios:
+                absent[name] = f"{name} is defined only in {' / '.join(entry.card.scenarios)} scenarios; this split is {kind!r}"
+                continue
+            try:
+                result = entry.compute(ctx)
+            except MetricAbsent as e:
+                absent[name] = e.reason
+                continue
+            values[name] = float(result)
+            if isinstance(result, Estimate):
+                intervals[name] = (result.low, result.high)
+    except KeyboardInterrupt:
+        interrupted = True  # stop at once, without waiting for the background scoring (a daemon thread)
+        raise
+    finally:
+        if not interrupted:
+            ctx.join_prefetch()  # no thread uses the model once its scores are returned
+    values = {n: values[n] for n in names if n in values}
+    absent = {n: absent[n] for n in names if n in absent}
     return Scores(
         values=values, absent=absent, seed=ctx.seed, split_fingerprint=str(getattr(ctx.split, "fingerprint", "")),
         mia_members=ctx.mia_members, intervals=intervals,

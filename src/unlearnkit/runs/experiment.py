@@ -220,11 +220,8 @@ def build(ctx: Context, seed: int | None = None) -> nn.Module:
 
 
 def trained_model(ws: Workspace, ctx: Context, kind: str, data: Subset, *, seed: int | None = None,
-                  data_tag: str | None = None, description: str | None = None) -> TrainedModel:
-    """Train a model on ``data`` with the experiment's recipe, or take it from the model store.
-
-    ``description`` names the training in its progress bar (default ``"<kind> model"``).
-    """
+                  data_tag: str | None = None) -> TrainedModel:
+    """Train a model on ``data`` with the experiment's recipe, or take it from the model store."""
     spec = model_spec(ctx, kind, seed=seed, data=data_tag)
     seed = ctx.config.seed if seed is None else seed
     key = content_key(spec)
@@ -237,7 +234,7 @@ def trained_model(ws: Workspace, ctx: Context, kind: str, data: Subset, *, seed:
     ws.check_writable()  # before the training, not after it
     model = build(ctx, seed)
     start, cpu_start = time.perf_counter(), time.process_time()
-    train(model, data, ctx.recipe, seed=seed, device=ctx.config.device, description=description or f"{kind} model")
+    train(model, data, ctx.recipe, seed=seed, device=ctx.config.device, description=f"{kind} model")
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     ws.models.put(spec, model, {"train_time_s": elapsed, "train_cpu_s": cpu, "n_train": len(data),
                                 "version": unlearnkit.__version__})
@@ -390,9 +387,10 @@ def execute_plan(ws: Workspace, plan: RunPlan, *, exclusive: bool = False) -> Ru
     verify_reference_models(ws, ctx)
     runs = ws.runs
     ws.tidy()
-    row = dict(dataset=cfg.dataset, model=cfg.model, forget=str(ctx.split.spec), split_fingerprint=ctx.split.fingerprint,
-               seed=cfg.seed, method=method_name(est), params=est.get_params(), config=plan.config,
-               config_hash=plan.config_hash, version=unlearnkit.__version__)
+    row = dict(dataset=cfg.dataset, model=cfg.model, forget=str(ctx.split.spec),
+               split_fingerprint=ctx.split.fingerprint, seed=cfg.seed, method=method_name(est),
+               params=est.get_params(), config=plan.config, config_hash=plan.config_hash,
+               version=unlearnkit.__version__)
     original: TrainedModel | None = None
     if exclusive:
         claim = runs.claim_run(**row)

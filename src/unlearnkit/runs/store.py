@@ -108,12 +108,13 @@ class RunStore:
         self.path = Path(path)
         #: seconds after which a claim's heartbeat is stale (its owner gone); see ``STALE_S``.
         self.stale_s = STALE_S
+        self.read_only = not create
         if not create:
             if not self.path.is_file():
                 raise StoreError(f"There is no run store at {self.path} (nothing has been recorded there yet; "
                                  f"'unlearnkit unlearn' and 'unlearnkit bench' record runs).")
             try:
-                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+                conn = sqlite3.connect(self._read_only_uri(), uri=True, timeout=30)
                 try:
                     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
                 finally:
@@ -139,13 +140,21 @@ class RunStore:
         except sqlite3.DatabaseError as exc:
             raise _store_error(self.path, exc) from None
 
+    def _read_only_uri(self) -> str:
+        return self.path.resolve().as_uri() + "?mode=ro"
+
     def _connect(self) -> sqlite3.Connection:
+        """One transaction: ``BEGIN IMMEDIATE`` (a writer's), or a plain ``BEGIN`` on a store opened
+        with ``create=False``, which never writes (so a read-only file can be read)."""
         try:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            if self.read_only:
+                conn = sqlite3.connect(self._read_only_uri(), uri=True, timeout=30, isolation_level=None)
+            else:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         except sqlite3.DatabaseError as exc:
             raise _store_error(self.path, exc) from None
         conn.row_factory = sqlite3.Row
-        return _Tx(conn, self.path)
+        return _Tx(conn, self.path, begin="BEGIN" if self.read_only else "BEGIN IMMEDIATE")
 
     # ------------------------------------------------------------------------------ runs
     def start(self, *, dataset: str, model: str, forget: str, split_fingerprint: str, seed: int, method: str,
@@ -474,17 +483,18 @@ def _beat_loop(path: Path) -> None:
 
 
 class _Tx:
-    """``with`` block = one transaction (BEGIN IMMEDIATE ... COMMIT, ROLLBACK on error), then close.
+    """``with`` block = one transaction (``begin`` ... COMMIT, ROLLBACK on error), then close.
 
     SQLite errors that mean "cannot write here" or "not a database" become ``StoreError``."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path | None = None):
+    def __init__(self, conn: sqlite3.Connection, path: Path | None = None, begin: str = "BEGIN IMMEDIATE"):
         self.conn = conn
         self.path = path
+        self.begin = begin
 
     def __enter__(self) -> sqlite3.Connection:
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute(self.begin)
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise _store_error(self.path, exc) from None
