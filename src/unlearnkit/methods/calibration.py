@@ -112,7 +112,8 @@ class CalibrationSets:
 
 
 def calibration_sets(split, seed: int) -> CalibrationSets:
-    """D_f, V_f and V_r of ``split`` (V_r: V outside V_f and, in class scenarios, outside the forgotten classes)."""
+    """D_f, V_f, V_r and R of ``split`` (V_r: V outside V_f and, in class scenarios, outside the forgotten
+    classes, as large as V_f; R: a seeded sample of D_r as large as V_f)."""
     val = split.subset("val")
     in_vf = torch.zeros(len(val), dtype=torch.bool)
     in_vf[split.val_forget] = True
