@@ -139,7 +139,10 @@ def test_ltu_gets_rho_of_the_retain_set_and_the_test_set(original, class_split, 
 
 
 def test_only_methods_that_ask_get_the_holdout_set():
-    assert [n for n, cls in METHODS.items() if cls.uses_holdout] == ["ltu"]
+    holdout = [n for n, cls in METHODS.items() if cls.uses_holdout]
+    assert holdout == ["heldout_match", "ltu", "scrub_r"]
+    # the two that calibrate on it never take D_t* in its place
+    assert [n for n in holdout if METHODS.get(n).needs_validation] == ["heldout_match", "scrub_r"]
 
 
 # --- the outer step -----------------------------------------------------------------------
