@@ -545,7 +545,8 @@ def test_no_sweep_plot_without_a_group(tmp_path, two_methods):
 
 
 def test_verdict_marks_did_nothing_no_closer_and_overshoot():
-    from unlearnkit.report.aggregate import ReferenceRow, Variant, verdict_marks
+    from unlearnkit.report.aggregate import ReferenceRow, Variant
+    from unlearnkit.report.marks import verdict_marks
 
     def stats(**kw):
         return {k: _stat(v) for k, v in kw.items()}

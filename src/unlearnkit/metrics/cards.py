@@ -1,7 +1,8 @@
 """Metric cards and the ``METRICS`` registry: one name, one definition, one direction per metric.
 
 Every metric of METRICS.md ("Headline" and "Secondary" sections) is registered here as a
-``MetricEntry``: its ``MetricCard`` plus the function that computes it. Model-level metrics are
+``MetricEntry``: its ``MetricCard`` plus the function that computes it; the golden-free evidence
+metrics (``heldout_*``) are registered beside their statistics in ``unlearnkit.metrics.heldout``. Model-level metrics are
 computed from an evaluation context of one model (``unlearnkit.metrics.context.EvalContext``);
 report-level metrics (``speedup``, ``avg_gap``) are derived from a model's row and the golden row.
 
@@ -16,7 +17,6 @@ from typing import Any, Callable, Mapping
 from unlearnkit.errors import ConfigError
 from unlearnkit.metrics import accuracy as acc
 from unlearnkit.metrics import divergence as div
-from unlearnkit.metrics import heldout
 from unlearnkit.metrics import mia
 from unlearnkit.registry import Registry
 
@@ -431,56 +431,3 @@ def _forget_entropy(ctx) -> float:
 )
 def _weight_distance(ctx) -> float:
     return div.weight_distance(ctx.model, ctx.golden_module())
-
-
-# ====================================================================== golden-free evidence
-def _heldout_sets(ctx, what: str):
-    zf, zv = ctx.logits("forget"), ctx.logits("val_forget")
-    if min(len(zf), len(zv)) < heldout.MIN_HELDOUT:
-        raise MetricAbsent(
-            f"{what} needs at least {heldout.MIN_HELDOUT} samples in D_f and V_f for its interval; got {len(zf)} and {len(zv)}"
-        )
-    return zf, ctx.labels("forget"), zv, ctx.labels("val_forget")
-
-
-@register_metric(
-    MetricCard(
-        "heldout_auc",
-        "Mann-Whitney AUC of the per-sample cross-entropy separating D_f from V_f (held-out samples of D_f's classes "
-        "from the validation slice, drawn to D_f's class proportions): P(loss_f < loss_v) + 1/2 P(equal), with a "
-        "seeded bootstrap 95% interval. 0.5 = D_f looks unseen; above = still looks trained on; well below = "
-        "over-forgotten (D_f less familiar than unseen data). Needs no golden model",
-        "target:0.5",
-        "",
-    )
-)
-def _heldout_auc(ctx) -> heldout.Estimate:
-    return heldout.heldout_auc(*_heldout_sets(ctx, "heldout_auc"), seed=ctx.seed)
-
-
-@register_metric(
-    MetricCard(
-        "heldout_acc_gap",
-        "acc(theta, D_f) - acc(theta, V_f) in percentage points, with a seeded bootstrap 95% interval. 0 = D_f "
-        "fitted like unseen data; above = still fitted better; below = over-forgotten. Needs no golden model",
-        "target:0",
-        "pp",
-    )
-)
-def _heldout_acc_gap(ctx) -> heldout.Estimate:
-    return heldout.heldout_acc_gap(*_heldout_sets(ctx, "heldout_acc_gap"), seed=ctx.seed)
-
-
-@register_metric(
-    MetricCard(
-        "heldout_class_acc",
-        "acc(theta, V_f): held-out samples of the forgotten class(es), with a seeded bootstrap 95% interval. A model "
-        "retrained without a class cannot predict it, so in class forgetting its value is about 0 without "
-        "retraining; in sub-class forgetting the super-class stays predictable and the golden model decides",
-        "golden",
-        "%",
-        CLASS_SCENARIOS,
-    )
-)
-def _heldout_class_acc(ctx) -> heldout.Estimate:
-    return heldout.heldout_class_acc(ctx.logits("val_forget"), ctx.labels("val_forget"), seed=ctx.seed)

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from unlearnkit.errors import ConfigError
 from unlearnkit.metrics._common import as_labels, as_logits
+from unlearnkit.metrics.cards import CLASS_SCENARIOS, MetricAbsent, MetricCard, register_metric
 from unlearnkit.seeding import numpy_rng
 
 #: Bootstrap resamples of the intervals (METRICS.md: 1,000).
@@ -158,3 +159,56 @@ def heldout_class_acc(logits_v, labels_v, *, seed: int = 0, n_boot: int = N_BOOT
     boot = _bootstrap_counts(len(c_v), rng, n_boot) @ c_v / len(c_v)
     lo, hi = _interval(boot)
     return Estimate(100 * float(c_v.mean()), 100 * lo, 100 * hi)
+
+
+# ================================================================ registration (METRICS)
+def _heldout_sets(ctx, what: str):
+    zf, zv = ctx.logits("forget"), ctx.logits("val_forget")
+    if min(len(zf), len(zv)) < MIN_HELDOUT:
+        raise MetricAbsent(
+            f"{what} needs at least {MIN_HELDOUT} samples in D_f and V_f for its interval; got {len(zf)} and {len(zv)}"
+        )
+    return zf, ctx.labels("forget"), zv, ctx.labels("val_forget")
+
+
+@register_metric(
+    MetricCard(
+        "heldout_auc",
+        "Mann-Whitney AUC of the per-sample cross-entropy separating D_f from V_f (held-out samples of D_f's classes "
+        "from the validation slice, drawn to D_f's class proportions): P(loss_f < loss_v) + 1/2 P(equal), with a "
+        "seeded bootstrap 95% interval. 0.5 = D_f looks unseen; above = still looks trained on; well below = "
+        "over-forgotten (D_f less familiar than unseen data). Needs no golden model",
+        "target:0.5",
+        "",
+    )
+)
+def _heldout_auc(ctx) -> Estimate:
+    return heldout_auc(*_heldout_sets(ctx, "heldout_auc"), seed=ctx.seed)
+
+
+@register_metric(
+    MetricCard(
+        "heldout_acc_gap",
+        "acc(theta, D_f) - acc(theta, V_f) in percentage points, with a seeded bootstrap 95% interval. 0 = D_f "
+        "fitted like unseen data; above = still fitted better; below = over-forgotten. Needs no golden model",
+        "target:0",
+        "pp",
+    )
+)
+def _heldout_acc_gap(ctx) -> Estimate:
+    return heldout_acc_gap(*_heldout_sets(ctx, "heldout_acc_gap"), seed=ctx.seed)
+
+
+@register_metric(
+    MetricCard(
+        "heldout_class_acc",
+        "acc(theta, V_f): held-out samples of the forgotten class(es), with a seeded bootstrap 95% interval. A model "
+        "retrained without a class cannot predict it, so in class forgetting its value is about 0 without "
+        "retraining; in sub-class forgetting the super-class stays predictable and the golden model decides",
+        "golden",
+        "%",
+        CLASS_SCENARIOS,
+    )
+)
+def _heldout_class_acc(ctx) -> Estimate:
+    return heldout_class_acc(ctx.logits("val_forget"), ctx.labels("val_forget"), seed=ctx.seed)

@@ -39,6 +39,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
+from unlearnkit.report.marks import verdict_marks
+
 #: Confidence level of every interval.
 CONFIDENCE = 0.95
 
@@ -197,7 +199,7 @@ class Variant:
         gaps: metric -> ``Stat`` of |unlearned − golden| over seeds.
         absent: metric -> why some run of the variant could not compute it (from its report).
         rank: 1-based rank by mean ``avg_gap`` inside the scenario.
-        marks: the report's verdicts on it (``verdict_marks``): "did nothing", "no closer than the
+        marks: the report's verdicts on it (``report.marks.verdict_marks``): "did nothing", "no closer than the
             original", "overshoots ua" ...; empty when none applies.
     """
 
@@ -395,42 +397,6 @@ def _calibration_suffix(cal: Mapping[str, Any] | None) -> str:
     extra = [f"every={cal['calibrate_every']}"] if cal.get("calibrate_every") is not None else []
     extra += [f"patience={cal['calibrate_patience']}"] if cal.get("calibrate_patience") is not None else []
     return f"+{cal['calibrate']}" + (f"({','.join(extra)})" if extra else "")
-
-
-#: Metrics whose overshoot past the golden model's value the report marks (more forgetting than retraining).
-OVERSHOOT_METRICS = ("ua", "mia_efficacy")
-#: "did nothing": every headline value within this many points of the original's.
-UNCHANGED_TOLERANCE = 1.0
-
-
-def verdict_marks(variant: Variant, golden: "ReferenceRow", original: "ReferenceRow") -> list[str]:
-    """The report's marks on a variant, from means over seeds.
-
-    - "no closer than the original": its ``avg_gap`` is not below the original model's; "did nothing"
-      instead when moreover ua, ra, ta and mia_efficacy all lie within 1 point of the original's.
-    - "overshoots ua" / "overshoots mia_efficacy": its value passes the golden model's by more than
-      the variant's own seed spread (sample standard deviation; 0 for one seed).
-
-    Example:
-        >>> from unlearnkit.report.aggregate import ReferenceRow, Stat, Variant
-        >>> g = ReferenceRow("golden", [0], {"ua": Stat(10.0, None, 1), "mia_efficacy": Stat(17.0, None, 1)})
-        >>> o = ReferenceRow("original", [0], {"avg_gap": Stat(6.5, None, 1), "ua": Stat(0.0, None, 1)})
-        >>> verdict_marks(Variant("kl_ft", {}, "kl_ft", stats={"avg_gap": Stat(20.0, None, 1),
-        ...     "ua": Stat(22.0, None, 1), "mia_efficacy": Stat(90.0, None, 1)}), g, o)
-        ['no closer than the original', 'overshoots ua, mia_efficacy']
-    """
-    marks = []
-    mine, theirs = variant.stats.get("avg_gap"), original.stats.get("avg_gap")
-    if mine is not None and theirs is not None and mine.mean >= theirs.mean:
-        same = all(m in variant.stats and m in original.stats
-                   and abs(variant.stats[m].mean - original.stats[m].mean) <= UNCHANGED_TOLERANCE
-                   for m in ("ua", "ra", "ta", "mia_efficacy"))
-        marks.append("did nothing" if same else "no closer than the original")
-    over = [m for m in OVERSHOOT_METRICS if m in variant.stats and m in golden.stats
-            and variant.stats[m].mean - golden.stats[m].mean > (variant.stats[m].std or 0.0)]
-    if over:
-        marks.append("overshoots " + ", ".join(over))
-    return marks
 
 
 def _report(row: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -1,0 +1,44 @@
+"""The report's marks on a method variant: it did nothing, is no closer to golden than the original
+model, or overshoots past what unseen data looks like (issue 12's point 5)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from unlearnkit.report.aggregate import ReferenceRow, Variant
+
+#: Metrics whose overshoot past the golden model's value the report marks (more forgetting than retraining).
+OVERSHOOT_METRICS = ("ua", "mia_efficacy")
+#: "did nothing": every headline value within this many points of the original's.
+UNCHANGED_TOLERANCE = 1.0
+
+
+def verdict_marks(variant: "Variant", golden: "ReferenceRow", original: "ReferenceRow") -> list[str]:
+    """The report's marks on a variant, from means over seeds.
+
+    - "no closer than the original": its ``avg_gap`` is not below the original model's; "did nothing"
+      instead when moreover ua, ra, ta and mia_efficacy all lie within 1 point of the original's.
+    - "overshoots ua" / "overshoots mia_efficacy": its value passes the golden model's by more than
+      the variant's own seed spread (sample standard deviation; 0 for one seed).
+
+    Example:
+        >>> from unlearnkit.report.aggregate import ReferenceRow, Stat, Variant
+        >>> g = ReferenceRow("golden", [0], {"ua": Stat(10.0, None, 1), "mia_efficacy": Stat(17.0, None, 1)})
+        >>> o = ReferenceRow("original", [0], {"avg_gap": Stat(6.5, None, 1), "ua": Stat(0.0, None, 1)})
+        >>> verdict_marks(Variant("kl_ft", {}, "kl_ft", stats={"avg_gap": Stat(20.0, None, 1),
+        ...     "ua": Stat(22.0, None, 1), "mia_efficacy": Stat(90.0, None, 1)}), g, o)
+        ['no closer than the original', 'overshoots ua, mia_efficacy']
+    """
+    marks = []
+    mine, theirs = variant.stats.get("avg_gap"), original.stats.get("avg_gap")
+    if mine is not None and theirs is not None and mine.mean >= theirs.mean:
+        same = all(m in variant.stats and m in original.stats
+                   and abs(variant.stats[m].mean - original.stats[m].mean) <= UNCHANGED_TOLERANCE
+                   for m in ("ua", "ra", "ta", "mia_efficacy"))
+        marks.append("did nothing" if same else "no closer than the original")
+    over = [m for m in OVERSHOOT_METRICS if m in variant.stats and m in golden.stats
+            and variant.stats[m].mean - golden.stats[m].mean > (variant.stats[m].std or 0.0)]
+    if over:
+        marks.append("overshoots " + ", ".join(over))
+    return marks
