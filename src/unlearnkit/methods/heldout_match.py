@@ -75,11 +75,14 @@ class HeldoutMatch(LoopMethod):
     with the term −log(1 − p_y).
 
     Access: full retain, plus the validation slice V (required). Defaults (ours, docs/random-deletion.md):
-    SGD lr 0.01, momentum 0.9, weight decay 5e-4, batch 64 (both sets), 10 passes over D_f, λ 0.3,
-    noise 0.5, 8 perturbations. λ and lr were chosen among six settings on the memorising benchmark
-    (random 10%, seed 0, ``benchmarks/grids/random_deletion_settings.toml``) by the golden-free
-    distance alone (|heldout_acc_gap|/100 + |heldout_auc − 0.5| + the D_r accuracy lost), not by the
-    golden model; λ 1 at lr 0.01 lost 17 points of D_r accuracy.
+    SGD lr 0.01, momentum 0.9, weight decay 5e-4, batch 64 (both sets), 10 passes over D_f, λ 0.1,
+    noise 0.5, 8 perturbations. Of six settings on seed 0 of random 10% of the memorising benchmark
+    (``benchmarks/grids/random_deletion_settings.toml``), the golden-free distance
+    (|heldout_acc_gap|/100 + |heldout_auc − 0.5| + the D_r accuracy lost) picks λ 0.3; over three
+    seeds λ 0.3 loosens D_r on two of them and the membership attack then calls most of D_f
+    non-member (avg_gap 17.0 ± 11.1), while λ 0.1 holds (4.06 ± 0.50). λ 0.1 is the default: a
+    choice made with the golden model, and the reason to read the retained records' accuracy
+    beside the golden-free metrics.
 
     Example:
         >>> from unlearnkit.methods import make_method
@@ -99,7 +102,7 @@ class HeldoutMatch(LoopMethod):
         "n_noise": Interval(int, 1, None, closed="left"),
     }
 
-    def __init__(self, *, lr=0.01, epochs=10, weight=0.3, order="noise", noise=0.5, n_noise=8, batch_size=64,
+    def __init__(self, *, lr=0.01, epochs=10, weight=0.1, order="noise", noise=0.5, n_noise=8, batch_size=64,
                  momentum=0.9, weight_decay=5e-4, optimizer="sgd"):
         store_params(self, locals())
 
