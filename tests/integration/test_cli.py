@@ -174,3 +174,12 @@ def test_eval_run_alone_and_mismatch(capsys, home):
     assert code == 0 and json.loads(out)["report"]["scenario"]
     code, _, err = run_cli(capsys, "eval", "--home", str(home), "--run", run_id, "--forget", "class:3")
     assert code == 2 and "was made with --forget 'class:2', not 'class:3'" in err
+
+
+def test_huge_model_arg_is_one_line_and_nothing_written(capsys, home):
+    code, _, err = run_cli(capsys, "unlearn", "--home", str(home), "--model-arg", "hidden_width=" + "9" * 4301,
+                           "--method", "finetune", "--quiet")
+    assert code == 2
+    assert err.startswith("unlearnkit: error: The 'hidden_width' parameter of MLP must be an int in [1, 65536].")
+    assert len(err.strip().splitlines()) == 1
+    assert not home.exists() or files_under(home) == []

@@ -147,25 +147,33 @@ def test_unknown_kwarg():
     "name, shape, kwargs, message",
     [
         ("resnet18", (3, 32, 32), {"width": 0},
-         "The 'width' parameter of ResNet18 must be an int in [1, inf). Got 0 instead."),
+         "The 'width' parameter of ResNet18 must be an int in [1, 65536]. Got 0 instead."),
         ("resnet18", (3, 32, 32), {"width": 16.0},
-         "The 'width' parameter of ResNet18 must be an int in [1, inf). Got 16.0 instead."),
+         "The 'width' parameter of ResNet18 must be an int in [1, 65536]. Got 16.0 instead."),
         ("cnn", (1, 28, 28), {"channels": -1},
-         "The 'channels' parameter of CNN must be an int in [1, inf). Got -1 instead."),
+         "The 'channels' parameter of CNN must be an int in [1, 65536]. Got -1 instead."),
         ("mlp", (20,), {"dropout": 1.0},
          "The 'dropout' parameter of MLP must be a float in [0, 1). Got 1.0 instead."),
         ("mlp", (20,), {"depth": -1},
-         "The 'depth' parameter of MLP must be an int in [0, inf). Got -1 instead."),
+         "The 'depth' parameter of MLP must be an int in [0, 1024]. Got -1 instead."),
         ("vit_tiny", (3, 32, 32), {"dim": 0},
-         "The 'dim' parameter of ViTTiny must be an int in [1, inf). Got 0 instead."),
+         "The 'dim' parameter of ViTTiny must be an int in [1, 65536]. Got 0 instead."),
         ("vit_tiny", (3, 32, 32), {"patch_size": 0},
-         "The 'patch_size' parameter of ViTTiny must be None or an int in [1, inf). Got 0 instead."),
+         "The 'patch_size' parameter of ViTTiny must be None or an int in [1, 65536]. Got 0 instead."),
+        ("mlp", (20,), {"hidden_width": 10**30},
+         f"The 'hidden_width' parameter of MLP must be an int in [1, 65536]. Got {10**30} instead."),
     ],
 )
 def test_bad_values(name, shape, kwargs, message):
     with pytest.raises(ConfigError) as info:
         build_model(name, input_shape=shape, num_classes=10, **kwargs)
     assert str(info.value) == message
+
+
+def test_a_model_too_large_to_allocate_is_a_config_error():
+    # 60000 channels: the second 3x3 convolution alone needs ~260 GB
+    with pytest.raises(ConfigError, match=r"^Model 'cnn' could not be built with \{'channels': 60000\}: .*Choose smaller sizes\.$"):
+        build_model("cnn", input_shape=(1, 28, 28), num_classes=10, channels=60000)
 
 
 def test_vit_patch_size_rule():

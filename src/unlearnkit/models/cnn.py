@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from unlearnkit.config import Interval
-from unlearnkit.models.registry import MODELS, Architecture
+from unlearnkit.models.registry import MAX_WIDTH, MODELS, Architecture
 
 
 @MODELS.register("cnn")
@@ -33,8 +33,8 @@ class CNN(Architecture):
     """
 
     _parameter_constraints = {
-        "channels": Interval(int, 1, None),
-        "hidden": Interval(int, 1, None),
+        "channels": Interval(int, 1, MAX_WIDTH),
+        "hidden": Interval(int, 1, MAX_WIDTH),
     }
     shape_rule = "image inputs (C, H, W) with H, W >= 8"
 

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from unlearnkit.config import Interval
-from unlearnkit.models.registry import MODELS, Architecture
+from unlearnkit.models.registry import MAX_DEPTH, MAX_WIDTH, MODELS, Architecture
 
 
 class _Block(nn.Module):
@@ -48,8 +48,8 @@ class MLP(Architecture):
     """
 
     _parameter_constraints = {
-        "hidden_width": Interval(int, 1, None),
-        "depth": Interval(int, 0, None),
+        "hidden_width": Interval(int, 1, MAX_WIDTH),
+        "depth": Interval(int, 0, MAX_DEPTH),
         "dropout": Interval(float, 0, 1, closed="left"),
     }
     shape_rule = "any input shape"

@@ -67,6 +67,12 @@ class Architecture(nn.Module):
         return {name: getattr(self, name) for name in init_params(type(self))}
 
 
+#: upper bound of every width-like size (channels, hidden units, embedding dim): far above what a
+#: CPU-sized benchmark needs, low enough that one layer still fits in memory
+MAX_WIDTH = 65536
+#: upper bound of every depth-like count (layers, blocks)
+MAX_DEPTH = 1024
+
 #: name -> ``Architecture`` subclass
 MODELS: Registry[type[Architecture]] = Registry("model")
 
@@ -171,6 +177,12 @@ def build_model(
     # torch.manual_seed) keeps any CUDA generators untouched too. Construction happens on the CPU.
     with torch.random.fork_rng(devices=[]):
         torch.default_generator.manual_seed(derive_seed(int(seed), "init", name))
-        model = cls(shape, int(num_classes), **kwargs)
+        try:
+            model = cls(shape, int(num_classes), **kwargs)
+        except (RuntimeError, MemoryError, OverflowError) as e:
+            reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ConfigError(
+                f"Model {name!r} could not be built with {kwargs}: {reason[:200]}. Choose smaller sizes."
+            ) from None
     model.arch_name = name
     return model

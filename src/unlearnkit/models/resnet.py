@@ -7,7 +7,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from unlearnkit.config import Interval
-from unlearnkit.models.registry import MODELS, Architecture
+from unlearnkit.models.registry import MAX_WIDTH, MODELS, Architecture
 
 
 class BasicBlock(nn.Module):
@@ -56,7 +56,7 @@ class ResNet18(Architecture):
         torch.Size([2, 10])
     """
 
-    _parameter_constraints = {"width": Interval(int, 1, None)}
+    _parameter_constraints = {"width": Interval(int, 1, MAX_WIDTH)}
     shape_rule = "image inputs (C, H, W) with H, W >= 8"
 
     def __init__(self, input_shape, num_classes, *, width: int = 64):

@@ -7,7 +7,7 @@ from torch import nn
 
 from unlearnkit.config import Interval, OptionalOf
 from unlearnkit.errors import ConfigError
-from unlearnkit.models.registry import MODELS, Architecture
+from unlearnkit.models.registry import MAX_DEPTH, MAX_WIDTH, MODELS, Architecture
 
 #: candidate patch sizes for ``patch_size=None``, largest first
 PATCH_CANDIDATES = (8, 4, 2, 1)
@@ -67,11 +67,11 @@ class ViTTiny(Architecture):
     """
 
     _parameter_constraints = {
-        "dim": Interval(int, 1, None),
-        "depth": Interval(int, 1, None),
-        "heads": Interval(int, 1, None),
-        "mlp_ratio": Interval(float, 0, None, closed="neither"),
-        "patch_size": OptionalOf(Interval(int, 1, None)),
+        "dim": Interval(int, 1, MAX_WIDTH),
+        "depth": Interval(int, 1, MAX_DEPTH),
+        "heads": Interval(int, 1, MAX_WIDTH),
+        "mlp_ratio": Interval(float, 0, MAX_DEPTH, closed="neither"),
+        "patch_size": OptionalOf(Interval(int, 1, MAX_WIDTH)),
         "dropout": Interval(float, 0, 1, closed="left"),
     }
     shape_rule = "image inputs (C, H, W) with H, W >= 4"
