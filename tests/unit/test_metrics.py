@@ -38,7 +38,7 @@ ALL_METRICS = {
     "ua", "ra", "ta", "ta_forget", "mia_efficacy", "mia_efficacy_entropy", "mia_efficacy_mentropy",
     "mia_efficacy_correct", "runtime_s", "speedup", "avg_gap", "mia_entropy_member_rate",
     "mia_loss_cv_accuracy", "indiscernibility", "js_to_golden", "zrf", "forget_entropy", "weight_distance",
-    "cpu_s", "cpu_speedup", "heldout_auc", "heldout_acc_gap", "heldout_class_acc",
+    "cpu_s", "cpu_speedup", "heldout_auc", "heldout_acc_gap", "heldout_class_acc", "mia_member_recall",
 }
 
 
@@ -158,6 +158,32 @@ def test_svc_attack_on_separable_features():
     assert mia.svc_attack([0.9] * 5, [0.1] * 5, [0.1, 0.1]) == 100.0
     with pytest.raises(ConfigError, match="empty"):
         mia.svc_attack([], [0.1], [0.1])
+
+
+def test_svc_member_recall_sees_a_collapsed_attack():
+    # separable: the attack calls every member a member
+    assert mia.svc_member_recall([0.9] * 5, [0.1] * 5) == 100.0
+    # members and non-members drawn from one distribution, non-members the majority: the SVC
+    # collapses to "everything non-member"; mia_efficacy then reads 100 for any D_f, members included
+    rng = np.random.default_rng(0)
+    same = rng.uniform(0.8, 1.0, size=400)
+    members, nonmembers = same[:180], same[180:]
+    clf = mia.fit_svc_attack(members, nonmembers)
+    assert mia.svc_member_recall(members, nonmembers, clf=clf) == 0.0
+    assert mia.svc_attack(members, nonmembers, members, clf=clf) == 100.0
+    assert mia.svc_attack(members, nonmembers, [0.99, 0.95], clf=clf) == 100.0
+
+
+def test_mia_member_recall_fits_the_attack_once_and_leaves_mia_efficacy_unchanged(trio, monkeypatch):
+    split, original, golden, unlearned = trio["random"]
+    alone = evaluate(unlearned, split, reference=golden, metrics=["mia_efficacy"], seed=4)
+    fits = []
+    real_fit = mia.fit_svc_attack
+    monkeypatch.setattr(mia, "fit_svc_attack", lambda m, n: fits.append(1) or real_fit(m, n))
+    both = evaluate(unlearned, split, metrics=["mia_efficacy", "mia_member_recall"], seed=4)
+    assert len(fits) == 1
+    assert both.rows["unlearned"]["mia_efficacy"] == alone.rows["unlearned"]["mia_efficacy"]
+    assert 0.0 <= both.rows["unlearned"]["mia_member_recall"] <= 100.0
 
 
 HI = [LN9, 0.0]  # label 0: p_y = 0.9, correct, low entropy

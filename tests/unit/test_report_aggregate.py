@@ -565,6 +565,18 @@ def test_verdict_marks_did_nothing_no_closer_and_overshoot():
     # within the variant's own seed spread of golden: no mark
     close = Variant("x", {}, "x", stats=stats(ua=[8.0, 14.0], mia_efficacy=[15.0, 20.0], avg_gap=[1.0, 1.2]))
     assert verdict_marks(close, golden, original) == []
+    # the attack collapsed on two seeds of three, and they alone pass golden: no overshoot claimed
+    half = Variant("r", {}, "r", stats=stats(ua=[9.0, 9.0, 9.0], mia_efficacy=[15.0, 100.0, 100.0],
+                                             avg_gap=[1.0, 21.0, 21.0], mia_member_recall=[98.0, 0.0, 0.0]))
+    assert verdict_marks(half, golden, original) == ["no closer than the original", "mia attack collapsed on 2 of 3 seeds"]
+    without = Variant("r", {}, "r", stats=stats(ua=[9.0, 9.0, 9.0], mia_efficacy=[15.0, 100.0, 100.0],
+                                                avg_gap=[1.0, 21.0, 21.0]))
+    assert verdict_marks(without, golden, original) == ["no closer than the original", "overshoots mia_efficacy"]
+    # both seeds pass golden, only one collapsed: the overshoot stands, and the collapse is said
+    both = Variant("k", {}, "k", stats=stats(ua=[9.0, 9.0], mia_efficacy=[80.0, 100.0], avg_gap=[15.0, 21.0],
+                                             mia_member_recall=[97.0, 0.0]))
+    assert verdict_marks(both, golden, original) == [
+        "no closer than the original", "overshoots mia_efficacy", "mia attack collapsed on 1 of 2 seeds"]
 
 
 def _stat(values):

@@ -212,18 +212,26 @@ def _svc_mia(ctx, feature: str) -> float:
         zf, yf = ctx.logits("forget"), ctx.labels("forget")
         if len(members) == 0:
             raise MetricAbsent("the SVC attack needs at least one member sample from D_r")
-        zm, ym = ctx.member_logits()
-        value = mia.svc_attack(
-            mia.attack_feature(zm, ym, feature),
-            mia.attack_feature(zt, yt, feature),
-            mia.attack_feature(zf, yf, feature),
-        )
+        member_feature, clf = _svc_fit(ctx, feature)
+        value = mia.svc_attack(member_feature, None, mia.attack_feature(zf, yf, feature), clf=clf)
     except (MetricAbsent, ConfigError) as exc:
         failure = exc
     ctx.logits("retain")  # absent, with D_r's reason first, when D_r cannot be scored
     if failure is not None:
         raise failure
     return value
+
+
+def _svc_fit(ctx, feature: str):
+    """(the members' feature, the SVC attack fitted on it and D_t*'s), once per context and feature."""
+
+    def fit(c):
+        zm, ym = c.member_logits()
+        members = mia.attack_feature(zm, ym, feature)
+        nonmembers = mia.attack_feature(c.logits("test_star"), c.labels("test_star"), feature)
+        return members, mia.fit_svc_attack(members, nonmembers)
+
+    return ctx.cached(f"svc_attack:{feature}", fit)
 
 
 _SVC_TEXT = (
@@ -236,6 +244,23 @@ _SVC_TEXT = (
 @register_metric(MetricCard("mia_efficacy", _SVC_TEXT.format(what="p_y, the softmax probability of the true label"), "golden", "%"))
 def _mia_efficacy(ctx) -> float:
     return _svc_mia(ctx, "confidence")
+
+
+@register_metric(
+    MetricCard(
+        "mia_member_recall",
+        "100 x fraction of the mia_efficacy attack's own members (its D_r subset) that it predicts member; "
+        "a diagnostic of the attack, not of forgetting: near 0 the SVC has collapsed to 'everything "
+        "non-member' and mia_efficacy reads 100 whatever D_f looks like (docs/random-deletion.md)",
+        "golden",
+        "%",
+    )
+)
+def _mia_member_recall(ctx) -> float:
+    if len(ctx.mia_member_positions()) == 0:
+        raise MetricAbsent("the SVC attack needs at least one member sample from D_r")
+    member_feature, clf = _svc_fit(ctx, "confidence")
+    return mia.svc_member_recall(member_feature, None, clf=clf)
 
 
 @register_metric(MetricCard("mia_efficacy_entropy", _SVC_TEXT.format(what="the entropy of p"), "golden", "%"))

@@ -49,7 +49,9 @@ def _model_level(names: Iterable[str]) -> tuple[str, ...]:
 
 
 #: Metrics that fit an SVC on members of D_r: computed first, while D_r is scored in the background.
-ATTACKS_FIRST = ("mia_efficacy", "mia_efficacy_entropy", "mia_efficacy_mentropy", "mia_efficacy_correct")
+ATTACKS_FIRST = (
+    "mia_efficacy", "mia_member_recall", "mia_efficacy_entropy", "mia_efficacy_mentropy", "mia_efficacy_correct",
+)
 
 
 def _score_context(ctx: EvalContext, names: Iterable[str]) -> Scores:

@@ -148,30 +148,59 @@ def select_members(n_retain: int, n_test: int, *, seed: int, members: str = "ran
     return np.sort(rng.choice(int(n_retain), size=k, replace=False)).astype(np.int64)
 
 
-def svc_attack(member_features, nonmember_features, target_features) -> float:
-    """Fit ``SVC(C=3, gamma="auto", kernel="rbf")`` on members (1) vs non-members (0); return
-    100 × the fraction of ``target_features`` predicted non-member (0).
+def fit_svc_attack(member_features, nonmember_features):
+    """Fit ``SVC(C=3, gamma="auto", kernel="rbf")`` on members (1) vs non-members (0) of one scalar
+    feature; returns the fitted classifier (``svc_attack`` and ``svc_member_recall`` use it).
 
-    Features are 1-D arrays of scalars (one per sample). libsvm is deterministic, so the score is a
-    function of the inputs alone.
-
-    Example:
-        >>> svc_attack([0.9] * 5, [0.1] * 5, [0.9, 0.9, 0.1, 0.9])
-        25.0
+    libsvm is deterministic, so the fit is a function of the inputs alone.
     """
     from sklearn.svm import SVC
 
     members = np.asarray(member_features, dtype=np.float64).reshape(-1)
     nonmembers = np.asarray(nonmember_features, dtype=np.float64).reshape(-1)
-    target = np.asarray(target_features, dtype=np.float64).reshape(-1)
     require_nonempty(len(members), "The member set (retain)")
     require_nonempty(len(nonmembers), "The non-member set (D_t*)")
-    require_nonempty(len(target), "The target set (D_f)")
     x = np.concatenate([members, nonmembers]).reshape(-1, 1)
     y = np.concatenate([np.ones(len(members)), np.zeros(len(nonmembers))])
-    clf = SVC(**SVC_PARAMS).fit(x, y)
+    return SVC(**SVC_PARAMS).fit(x, y)
+
+
+def svc_attack(member_features, nonmember_features, target_features, *, clf=None) -> float:
+    """Fit ``SVC(C=3, gamma="auto", kernel="rbf")`` on members (1) vs non-members (0); return
+    100 × the fraction of ``target_features`` predicted non-member (0).
+
+    Features are 1-D arrays of scalars (one per sample). ``clf``: the attack already fitted on the
+    same members and non-members by ``fit_svc_attack`` (the fit is then skipped).
+
+    Example:
+        >>> svc_attack([0.9] * 5, [0.1] * 5, [0.9, 0.9, 0.1, 0.9])
+        25.0
+    """
+    target = np.asarray(target_features, dtype=np.float64).reshape(-1)
+    require_nonempty(len(target), "The target set (D_f)")
+    if clf is None:
+        clf = fit_svc_attack(member_features, nonmember_features)
     pred = _predict(clf, target)
     return 100.0 * float(np.mean(pred == 0))
+
+
+def svc_member_recall(member_features, nonmember_features, *, clf=None) -> float:
+    """100 × the fraction of the attack's own members that it predicts member (1).
+
+    A working attack calls most of the members it was fitted on members (~98 on a model that fits
+    D_r). Near 0 the SVC has collapsed to "everything non-member": it then calls every D_f sample
+    non-member too, and ``svc_attack`` reads 100 whatever D_f looks like.
+
+    Example:
+        >>> svc_member_recall([0.9] * 5, [0.1] * 5)
+        100.0
+        >>> svc_member_recall([0.9, 0.1], [0.9, 0.1, 0.9, 0.1, 0.5])  # inseparable: all non-member
+        0.0
+    """
+    if clf is None:
+        clf = fit_svc_attack(member_features, nonmember_features)
+    members = np.asarray(member_features, dtype=np.float64).reshape(-1)
+    return 100.0 * float(np.mean(_predict(clf, members) == 1))
 
 
 def _predict(clf, target: np.ndarray) -> np.ndarray:

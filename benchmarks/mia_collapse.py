@@ -1,0 +1,76 @@
+"""Is a high ``mia_efficacy`` the forget set looking unseen, or the SVC attack collapsing?
+
+``mia_efficacy`` (METRICS.md) fits an RBF SVC on one scalar, p_y, members = a subset of D_r and
+non-members = D_t*, and reports the percent of D_f it calls non-member. When D_r and D_t* look
+alike to the SVC (a model whose D_r is a little looser than the test set's correct samples), it
+can collapse to "everything non-member": it then calls its own members non-member as well, and
+``mia_efficacy`` reads 100 whatever D_f looks like.
+
+For every finished run of the given grids whose ``mia_efficacy`` is at least ``--min-mia``, and
+for the golden and original models of each seed, this script reloads the stored model, refits
+the same attack and prints ``mia_member_recall`` (the percent of the attack's own members it
+calls member; ~98 for a working attack) beside the stored metrics. The recomputed
+``mia_efficacy`` is printed too and must equal the stored one.
+
+Usage:  python benchmarks/mia_collapse.py GRID.toml [GRID.toml ...] [--home DIR]
+            [--scenario random:0.1] [--min-mia 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from unlearnkit.bench.grid import grids_config_hashes
+from unlearnkit.deletion.runs import load_run_model
+from unlearnkit.metrics import evaluate
+from unlearnkit.report.aggregate import variant_key, variant_labels
+from unlearnkit.runs.experiment import Workspace, config_from_run, golden_model, load_context, original_model
+
+METRICS = ["mia_efficacy", "mia_member_recall"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("grids", nargs="+", type=Path)
+    parser.add_argument("--home", help="the store's home (default: $UNLEARNKIT_HOME or ~/.cache/unlearnkit)")
+    parser.add_argument("--scenario", default="random:0.1", help="forget spec of the runs to check")
+    parser.add_argument("--min-mia", type=float, default=50.0, help="check runs with mia_efficacy at least this")
+    args = parser.parse_args()
+
+    ws = Workspace(args.home)
+    hashes = grids_config_hashes(args.grids)
+    rows = [r for r in ws.runs.list(status="done") if r["config_hash"] in hashes and r["forget"] == args.scenario]
+    labels = variant_labels(rows)
+    print("| model | seed | ua | ra | mia_efficacy (stored) | mia_efficacy (again) | mia_member_recall | attack |")
+    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    contexts: dict[int, object] = {}
+    t0 = time.process_time()
+    for r in sorted(rows, key=lambda r: (r["seed"], labels[variant_key(r)])):
+        seed = r["seed"]
+        if seed not in contexts:
+            ctx = contexts[seed] = load_context(config_from_run(r))
+            for name, trained in (("*golden*", golden_model(ws, ctx)), ("*original*", original_model(ws, ctx))):
+                rep = evaluate(trained.model, ctx.split, metrics=["ua", "ra", *METRICS], seed=seed)
+                _row(name, seed, rep.rows["unlearned"], None)
+        vals = (r.get("metrics") or {}).get("rows", {}).get("unlearned", {})
+        if vals.get("mia_efficacy", 0.0) < args.min_mia:
+            continue
+        model = load_run_model(r["id"], home=ws.home)
+        rep = evaluate(model, contexts[seed].split, metrics=METRICS, seed=seed)
+        _row(f"`{labels[variant_key(r)]}`", seed, vals, rep.rows["unlearned"])
+    print(f"\n{time.process_time() - t0:.0f} CPU s")
+
+
+def _row(name: str, seed: int, stored: dict, again: dict | None) -> None:
+    now = again if again is not None else stored
+    recall = now["mia_member_recall"]
+    verdict = "collapsed: calls its own members non-member" if recall < 50 else "works"
+    again_mia = f"{again['mia_efficacy']:.2f}" if again is not None else ""
+    print(f"| {name} | {seed} | {stored['ua']:.2f} | {stored['ra']:.2f} | {stored['mia_efficacy']:.2f} | {again_mia} "
+          f"| {recall:.2f} | {verdict} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
