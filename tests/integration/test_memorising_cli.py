@@ -55,6 +55,9 @@ def test_subset_run_records_cpu_time_golden_free_metrics_and_calibration(capsys,
     for row in ("unlearned", "golden"):
         assert rows[row]["cpu_s"] > 0
     assert rows["unlearned"]["cpu_speedup"] == pytest.approx(rows["golden"]["cpu_s"] / rows["unlearned"]["cpu_s"])
+    # the check of the membership attack comes beside its score, unasked
+    for row in ("unlearned", "golden", "original"):
+        assert 0.0 <= rows[row]["mia_member_recall"] <= 100.0
     lo, hi = payload["report"]["intervals"]["unlearned"]["heldout_auc"]
     assert lo <= rows["unlearned"]["heldout_auc"] <= hi
     assert payload["config"]["calibration"]["calibrate"] == "heldout"

@@ -294,7 +294,7 @@ def forget(
     if retrain is not None:
         golden, golden_info = _retrain(plan, retrain, seed, device)
         headline = evaluate(after, plan.split, reference=golden, original=plan.before,
-                            metrics=_with_cpu(HEADLINE), seed=seed, runtime_s=result.runtime_s,
+                            metrics=_with_companions(HEADLINE), seed=seed, runtime_s=result.runtime_s,
                             reference_runtime_s=golden_info["train_time_s"], cpu_s=result.cpu_s,
                             reference_cpu_s=golden_info["train_cpu_s"], device=device)
 
@@ -381,10 +381,10 @@ def forget(
     return ForgetResult(after, evidence, entry, record, headline, golden, out)
 
 
-def _with_cpu(names) -> list[str]:
-    from unlearnkit.runs.experiment import with_cpu_time
+def _with_companions(names) -> list[str]:
+    from unlearnkit.runs.experiment import with_companions
 
-    return with_cpu_time(list(names))
+    return with_companions(list(names))
 
 
 def _retrain(plan: ForgetPlan, recipe: Recipe, seed: int, device: str) -> tuple[nn.Module, dict[str, Any]]:

@@ -282,13 +282,23 @@ def check_metrics(metrics: Sequence[str] | None) -> list[str]:
     return names
 
 
-def with_cpu_time(names: Sequence[str]) -> list[str]:
-    """``names`` with ``cpu_s`` after ``runtime_s`` and ``cpu_speedup`` after ``speedup`` when those are present."""
+#: metrics recorded beside another whenever it is asked for: the CPU-time twins of the wall-time
+#: ones, and the check of the membership attack beside its score
+COMPANIONS = {"runtime_s": "cpu_s", "speedup": "cpu_speedup", "mia_efficacy": "mia_member_recall"}
+
+
+def with_companions(names: Sequence[str]) -> list[str]:
+    """``names`` with each metric's companion (``COMPANIONS``) right after it, when not already asked for.
+
+    Example:
+        >>> with_companions(["ua", "mia_efficacy", "runtime_s"])
+        ['ua', 'mia_efficacy', 'mia_member_recall', 'runtime_s', 'cpu_s']
+    """
     out: list[str] = []
     for name in names:
         if name not in out:
             out.append(name)
-        twin = {"runtime_s": "cpu_s", "speedup": "cpu_speedup"}.get(name)
+        twin = COMPANIONS.get(name)
         if twin and twin not in names:
             out.append(twin)
     return out
@@ -299,9 +309,10 @@ def report_for(ws: Workspace, ctx: Context, model: nn.Module, runtime_s: float |
     """Evaluate ``model`` against the (cached) golden and original models of ``ctx``.
 
     Wherever ``runtime_s`` / ``speedup`` are asked for, ``cpu_s`` / ``cpu_speedup`` come beside
-    them: every recorded run carries its process CPU seconds and the golden retrain's.
+    them: every recorded run carries its process CPU seconds and the golden retrain's. Beside
+    ``mia_efficacy`` comes ``mia_member_recall``, so that a collapsed attack is seen.
     """
-    names = with_cpu_time(check_metrics(metrics))
+    names = with_companions(check_metrics(metrics))
     golden = golden_model(ws, ctx)
     original = original_model(ws, ctx)
     needs_golden_module = any(m in names for m in ("js_to_golden", "weight_distance"))
