@@ -12,8 +12,13 @@ the same attack and prints ``mia_member_recall`` (the percent of the attack's ow
 calls member; ~98 for a working attack) beside the stored metrics. The recomputed
 ``mia_efficacy`` is printed too and must equal the stored one.
 
+With ``--balanced`` it also fits the same SVC with ``class_weight="balanced"`` (each class weighted
+by the inverse of its size) and prints its ``mia_efficacy`` and member recall. That attack is
+*not* the one METRICS.md defines; it shows what the score would be if the attack did not fall back
+to the larger class.
+
 Usage:  python benchmarks/mia_collapse.py GRID.toml [GRID.toml ...] [--home DIR]
-            [--scenario random:0.1] [--min-mia 50]
+            [--scenario random:0.1] [--min-mia 50] [--balanced]
 """
 
 from __future__ import annotations
@@ -22,9 +27,13 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
+import torch
+from sklearn.svm import SVC
+
 from unlearnkit.bench.grid import grids_config_hashes
 from unlearnkit.deletion.runs import load_run_model
-from unlearnkit.metrics import evaluate
+from unlearnkit.metrics import evaluate, mia
 from unlearnkit.report.aggregate import variant_key, variant_labels
 from unlearnkit.runs.experiment import Workspace, config_from_run, golden_model, load_context, original_model
 
@@ -37,14 +46,16 @@ def main() -> None:
     parser.add_argument("--home", help="the store's home (default: $UNLEARNKIT_HOME or ~/.cache/unlearnkit)")
     parser.add_argument("--scenario", default="random:0.1", help="forget spec of the runs to check")
     parser.add_argument("--min-mia", type=float, default=50.0, help="check runs with mia_efficacy at least this")
+    parser.add_argument("--balanced", action="store_true", help="also fit the attack with balanced class weights")
     args = parser.parse_args()
 
     ws = Workspace(args.home)
     hashes = grids_config_hashes(args.grids)
     rows = [r for r in ws.runs.list(status="done") if r["config_hash"] in hashes and r["forget"] == args.scenario]
     labels = variant_labels(rows)
-    print("| model | seed | ua | ra | mia_efficacy (stored) | mia_efficacy (again) | mia_member_recall | attack |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    extra = " balanced: mia_efficacy | balanced: member recall |" if args.balanced else ""
+    print("| model | seed | ua | ra | mia_efficacy (stored) | mia_efficacy (again) | mia_member_recall | attack |" + extra)
+    print("|---|---:|---:|---:|---:|---:|---:|---|" + ("---:|---:|" if args.balanced else ""))
     contexts: dict[int, object] = {}
     t0 = time.process_time()
     for r in sorted(rows, key=lambda r: (r["seed"], labels[variant_key(r)])):
@@ -53,23 +64,45 @@ def main() -> None:
             ctx = contexts[seed] = load_context(config_from_run(r))
             for name, trained in (("*golden*", golden_model(ws, ctx)), ("*original*", original_model(ws, ctx))):
                 rep = evaluate(trained.model, ctx.split, metrics=["ua", "ra", *METRICS], seed=seed)
-                _row(name, seed, rep.rows["unlearned"], None)
+                _row(name, seed, rep.rows["unlearned"], None, _balanced(trained.model, ctx.split, seed) if args.balanced else None)
         vals = (r.get("metrics") or {}).get("rows", {}).get("unlearned", {})
         if vals.get("mia_efficacy", 0.0) < args.min_mia:
             continue
         model = load_run_model(r["id"], home=ws.home)
         rep = evaluate(model, contexts[seed].split, metrics=METRICS, seed=seed)
-        _row(f"`{labels[variant_key(r)]}`", seed, vals, rep.rows["unlearned"])
+        _row(f"`{labels[variant_key(r)]}`", seed, vals, rep.rows["unlearned"],
+             _balanced(model, contexts[seed].split, seed) if args.balanced else None)
     print(f"\n{time.process_time() - t0:.0f} CPU s")
 
 
-def _row(name: str, seed: int, stored: dict, again: dict | None) -> None:
+def _p_y(model: torch.nn.Module, subset) -> np.ndarray:
+    x, y = subset.tensors()
+    model.eval()
+    with torch.inference_mode():
+        logits = torch.cat([model(x[i:i + 2048]) for i in range(0, len(x), 2048)])  # (n, classes)
+    return mia.attack_feature(logits, y, "confidence")
+
+
+def _balanced(model: torch.nn.Module, split, seed: int) -> tuple[float, float]:
+    """(mia_efficacy, member recall) of the SVC attack with class_weight="balanced"."""
+    retain, test = _p_y(model, split.subset("retain")), _p_y(model, split.subset(split.test_star_name))
+    members = retain[mia.select_members(len(retain), len(test), seed=seed)]
+    x = np.concatenate([members, test]).reshape(-1, 1)
+    y = np.concatenate([np.ones(len(members)), np.zeros(len(test))])
+    clf = SVC(**mia.SVC_PARAMS, class_weight="balanced").fit(x, y)
+    forget = _p_y(model, split.subset("forget"))
+    return (100.0 * float(np.mean(clf.predict(forget.reshape(-1, 1)) == 0)),
+            100.0 * float(np.mean(clf.predict(members.reshape(-1, 1)) == 1)))
+
+
+def _row(name: str, seed: int, stored: dict, again: dict | None, balanced: tuple[float, float] | None) -> None:
     now = again if again is not None else stored
     recall = now["mia_member_recall"]
     verdict = "collapsed: calls its own members non-member" if recall < 50 else "works"
     again_mia = f"{again['mia_efficacy']:.2f}" if again is not None else ""
+    tail = f" {balanced[0]:.2f} | {balanced[1]:.2f} |" if balanced is not None else ""
     print(f"| {name} | {seed} | {stored['ua']:.2f} | {stored['ra']:.2f} | {stored['mia_efficacy']:.2f} | {again_mia} "
-          f"| {recall:.2f} | {verdict} |", flush=True)
+          f"| {recall:.2f} | {verdict} |{tail}", flush=True)
 
 
 if __name__ == "__main__":
