@@ -206,7 +206,7 @@ def _ta_forget(ctx) -> float:
 
 def _svc_mia(ctx, feature: str) -> float:
     members = ctx.mia_member_positions()
-    zt, yt = ctx.logits("test_star"), ctx.labels("test_star")
+    ctx.logits("test_star")  # D_t*'s absence is reported first
     failure: Exception | None = None
     try:  # needs only the members of D_r, which can be scored before the rest of it
         zf, yf = ctx.logits("forget"), ctx.labels("forget")

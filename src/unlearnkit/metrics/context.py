@@ -26,8 +26,10 @@ from unlearnkit.metrics.cards import MetricAbsent
 from unlearnkit.seeding import derive_seed
 from unlearnkit.training.loop import resolve_device
 
-#: Inference batch: on 2 CPU cores the cnn runs fastest at 512 to 1024 (cache-bound above).
-EVAL_BATCH_SIZE = 512
+#: Inference batch. On a quiet 2-core machine the cnn's evaluation took 12.5 s at 256 against
+#: 16.6 s at 512 (the SVC fit overlaps D_r's scoring better), with identical metric values
+#: (docs/benchmarks.md); under load the two were about even.
+EVAL_BATCH_SIZE = 256
 
 #: Context set name -> split subset name (``test_star`` is resolved through ``split.test_star_name``).
 SET_NAMES = ("forget", "retain", "test_star", "test_forget", "val_forget")
