@@ -40,6 +40,24 @@ def rows(home: Path) -> list[tuple]:
         return conn.execute("SELECT id, status, config_hash, metrics FROM runs ORDER BY created_at").fetchall()
 
 
+def _start_then_kill(cmd, env, home, ready, *, timeout: float, poll: float) -> None:
+    """Start ``bench`` as a real process and ``kill -9`` it once ``ready(run states)`` holds."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + timeout
+    try:
+        while time.time() < deadline:
+            if (home / "runs.sqlite").exists() and ready([r[1] for r in rows(home)]):
+                break
+            if proc.poll() is not None:
+                pytest.fail("bench finished before it could be killed")
+            time.sleep(poll)
+        else:
+            pytest.fail("no run finished in time")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 def test_grid_runs_then_skips(tmp_path, capsys):
     grid, home = write(tmp_path, GRID), tmp_path / "home"
     assert main(["bench", str(grid), "--home", str(home)]) == 0
@@ -61,23 +79,7 @@ def test_kill_9_then_resume(tmp_path):
     grid, home = write(tmp_path, GRID), tmp_path / "home"
     env = {**os.environ, "UNLEARNKIT_HOME": str(home)}
     cmd = [sys.executable, "-m", "unlearnkit", "bench", str(grid), "--home", str(home)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 240
-    try:
-        while time.time() < deadline:
-            db = home / "runs.sqlite"
-            if db.exists():
-                done = [r for r in rows(home) if r[1] == "done"]
-                if len(done) >= 2:
-                    break
-            if proc.poll() is not None:
-                pytest.fail("bench finished before it could be killed")
-            time.sleep(0.05)
-        else:
-            pytest.fail("no run finished in time")
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    _start_then_kill(cmd, env, home, lambda states: states.count("done") >= 2, timeout=240, poll=0.05)
     before = {r[0]: r for r in rows(home) if r[1] == "done"}
     assert 2 <= len(before) < N_RUNS
 
@@ -103,23 +105,9 @@ def test_concurrent_benches_do_every_run_exactly_once(tmp_path):
     grid, home = write(tmp_path, GRID), tmp_path / "home"
     env = {**os.environ, "UNLEARNKIT_HOME": str(home)}
     cmd = [sys.executable, "-m", "unlearnkit", "bench", str(grid), "--home", str(home)]
-    first = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             start_new_session=True)
-    deadline = time.time() + 300
-    try:
-        while time.time() < deadline:
-            if (home / "runs.sqlite").exists():
-                states = [r[1] for r in rows(home)]
-                if states.count("done") >= 1 and "running" in states:
-                    break  # killed in the middle of a run
-            if first.poll() is not None:
-                pytest.fail("bench finished before it could be killed")
-            time.sleep(0.02)
-        else:
-            pytest.fail("no run finished in time")
-    finally:
-        os.killpg(first.pid, signal.SIGKILL)
-        first.wait()
+    # killed in the middle of a run
+    _start_then_kill(cmd, env, home, lambda states: states.count("done") >= 1 and "running" in states,
+                     timeout=300, poll=0.02)
     killed = [r[0] for r in rows(home) if r[1] == "running"]
     done_before = sum(1 for r in rows(home) if r[1] == "done")
     assert killed, "a run was in progress when the process was killed"
