@@ -31,3 +31,4 @@ run heldout_match_cal --method heldout_match --calibrate heldout
 run l1_sparse --method l1_sparse
 run amnesiac --method amnesiac
 run neggrad_plus_cal --method neggrad_plus --calibrate heldout
+run eu_k --method eu_k
