@@ -73,7 +73,8 @@ def test_cached_features_and_full_forward_give_the_same_model():
     cached_est, full_est = make_method("eu_k", params), make_method("eu_k", params)
     cached = run(cached_est, chain_model(), forget, retain)
     full = run(full_est, Branchy(chain_model()), forget, retain)
-    assert cached_est.log_["head"] == "cached" and full_est.log_["head"] == "full forward"
+    assert cached_est.log_["head"] == "cached"
+    assert full_est.log_["head"] == "full forward (its first layer is not called once per forward)"
     torch.testing.assert_close(full.out.weight, cached[4].weight, rtol=1e-4, atol=1e-6)
     torch.testing.assert_close(full.mid.weight, cached[2].weight, rtol=1e-4, atol=1e-6)
     assert torch.equal(full.body[0].weight, chain_model()[0].weight)  # frozen on the full-forward path too
@@ -137,6 +138,18 @@ def test_a_head_that_is_not_a_chain_is_trained_through_the_whole_model():
     model = Skip()
     est = make_method("eu_k", {"k": 1, "epochs": 2, "batch_size": 8})
     out = run(est, model, forget, retain)
-    assert est.log_["head"] == "full forward"
+    assert est.log_["head"] == "full forward (its layers in registration order are not the model's forward)"
     assert torch.equal(out.inner[2].weight, model.inner[2].weight)
     assert not torch.equal(out.inner[4].weight, model.inner[4].weight)
+
+
+def test_head_inputs_too_large_to_keep_are_recomputed_every_step(monkeypatch):
+    import unlearnkit.methods.eu_k as eu_k
+
+    forget, retain = toy_sets()
+    cached = run(make_method("eu_k", {"k": 2, "epochs": 2, "batch_size": 8}), chain_model(), forget, retain)
+    monkeypatch.setattr(eu_k, "FEATURE_BYTES_LIMIT", 100)
+    est = make_method("eu_k", {"k": 2, "epochs": 2, "batch_size": 8})
+    out = run(est, chain_model(), forget, retain)
+    assert est.log_["head"].startswith("full forward (its inputs on D_r would take")
+    torch.testing.assert_close(out[4].weight, cached[4].weight, rtol=1e-4, atol=1e-6)

@@ -25,6 +25,8 @@ from unlearnkit.training.recipe import Recipe
 #: Batch of the one forward pass that computes the frozen layers' outputs on D_r (the cheapest per
 #: sample on 2 CPU cores, as for evaluation).
 FEATURE_BATCH = 256
+#: Largest D_r-as-head-inputs kept in memory; above it the head is trained through the full forward.
+FEATURE_BYTES_LIMIT = 2 * 2**30
 
 
 def leaf_layers(model: nn.Module) -> list[nn.Module]:
@@ -57,7 +59,8 @@ class EUk(Method):
     the head is every leaf module from the first of them on. When that chain does not reproduce the
     model's output (a head that is not a plain sequence of modules), the whole model is run every
     step with the lower layers frozen, in eval mode: the same result at the cost of full forward
-    passes. ``log_["head"]`` says which (``"cached"`` or ``"full forward"``). Augmentation of the
+    passes; so is a head whose inputs on D_r would exceed ``FEATURE_BYTES_LIMIT`` (2 GiB).
+    ``log_["head"]`` says which (``"cached"``, or ``"full forward"`` and why). Augmentation of the
     original recipe is not applied on the cached path.
 
     Access: full retain (D_f is not used). Defaults: k 2, SGD lr 0.05, momentum 0.9, weight decay
@@ -96,7 +99,7 @@ class EUk(Method):
         start = head_start(leaves, self.k)
         head, body = leaves[start:], leaves[:start]
         model.eval()
-        features = self._features(model, head, retain, device)
+        features, why = self._features(model, head, retain)
         self._reset(head, generator)
         trained = {id(p) for m in head for p in m.parameters(recurse=False)}
         frozen = [p for p in model.parameters() if id(p) not in trained]
@@ -119,37 +122,41 @@ class EUk(Method):
             for p in frozen:
                 p.requires_grad_(True)
         model.eval()
-        self.log_ = {"epoch_loss": history, "head": "cached" if features is not None else "full forward",
+        self.log_ = {"epoch_loss": history, "head": "cached" if features is not None else f"full forward ({why})",
                      "head_layers": [type(m).__name__ for m in head],
                      "head_parameters": sum(p.numel() for m in head for p in m.parameters(recurse=False))}
         return model
 
-    def _features(self, model: nn.Module, head: list[nn.Module], retain: Subset, device) -> Subset | None:
-        """D_r as the head's inputs (one forward pass of the frozen layers), or ``None`` when the head
-        is not a chain that reproduces the model's output."""
+    def _features(self, model: nn.Module, head: list[nn.Module], retain: Subset) -> tuple[Subset | None, str]:
+        """D_r as the head's inputs (one forward pass of the frozen layers), or ``None`` and the reason
+        when the head is not a chain that reproduces the model's output, or its inputs are too large."""
         captured: list[torch.Tensor] = []
         hook = head[0].register_forward_pre_hook(lambda _m, args: captured.append(args[0].detach()))
         dev = next(model.parameters()).device
-        outputs = []
         try:
             with torch.no_grad():
-                for lo in range(0, len(retain), FEATURE_BATCH):
+                x, _ = retain.batch(slice(0, FEATURE_BATCH))
+                out = model(x.to(dev))
+                if len(captured) != 1:
+                    return None, "its first layer is not called once per forward"
+                chained = nn.Sequential(*head)(captured[0])
+                captured.pop()  # the chain's own call
+                if chained.shape != out.shape or not torch.allclose(chained, out, rtol=1e-4, atol=1e-5):
+                    return None, "its layers in registration order are not the model's forward"
+                size = captured[0][0].numel() * captured[0].element_size() * len(retain)
+                if size > FEATURE_BYTES_LIMIT:
+                    return None, f"its inputs on D_r would take {size / 2**30:.1f} GiB"
+                for lo in range(FEATURE_BATCH, len(retain), FEATURE_BATCH):
                     x, _ = retain.batch(slice(lo, lo + FEATURE_BATCH))
-                    outputs.append(model(x.to(dev)))
-                    if len(captured) != len(outputs):
-                        return None  # the first head layer is not called exactly once per forward
+                    model(x.to(dev))
         finally:
             hook.remove()
-        with torch.no_grad():
-            chained = nn.Sequential(*head)(captured[0])
-        if chained.shape != outputs[0].shape or not torch.allclose(chained, outputs[0], rtol=1e-4, atol=1e-5):
-            return None
         feats = torch.cat(captured).cpu()  # (n_r, *head input shape)
         labels = retain.labels.clone()
         ds = Dataset(name=f"{retain.dataset.name} (eu_k features)", train_x=feats, train_y=labels,
                      test_x=feats[:0], test_y=labels[:0], classes=[str(c) for c in range(retain.num_classes)],
                      test_note="none (features of D_r)")
-        return Subset(ds, "train", torch.arange(len(labels)))
+        return Subset(ds, "train", torch.arange(len(labels))), ""
 
     def _reset(self, head: list[nn.Module], generator: torch.Generator) -> None:
         seed = int(torch.randint(0, 2**62, (1,), generator=generator))
