@@ -10,11 +10,12 @@ import torch
 import torch.nn as nn
 
 from tests.conftest import accuracy
-from unlearnkit import unlearn
+from unlearnkit import build_model, unlearn
 from unlearnkit.data.dataset import Dataset, Subset
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods import make_method
 from unlearnkit.methods.eu_k import head_start, leaf_layers
+from unlearnkit.models import MODELS
 
 CPU = torch.device("cpu")
 
@@ -153,3 +154,13 @@ def test_head_inputs_too_large_to_keep_are_recomputed_every_step(monkeypatch):
     out = run(est, chain_model(), forget, retain)
     assert est.log_["head"].startswith("full forward (its inputs on D_r would take")
     torch.testing.assert_close(out[4].weight, cached[4].weight, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("arch", sorted(MODELS.names()))
+def test_every_registered_architecture_changes_only_its_head(arch, digits, random_split):
+    model = build_model(arch, digits, seed=0)
+    result = unlearn(model, random_split, "eu_k", seed=0, epochs=1, k=2)
+    head = {id(p) for m in leaf_layers(model)[head_start(leaf_layers(model), 2):] for p in m.parameters(recurse=False)}
+    for (name, before), after in zip(model.named_parameters(), result.model.parameters()):
+        assert torch.equal(before, after) != (id(before) in head), name
+    assert result.log["head"] == "cached" or result.log["head"].startswith("full forward (")

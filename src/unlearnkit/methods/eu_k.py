@@ -139,10 +139,14 @@ class EUk(Method):
                 out = model(x.to(dev))
                 if len(captured) != 1:
                     return None, "its first layer is not called once per forward"
-                chained = nn.Sequential(*head)(captured[0])
+                not_forward = "its layers in registration order are not the model's forward"
+                try:
+                    chained = nn.Sequential(*head)(captured[0])
+                except (RuntimeError, ValueError, TypeError):  # e.g. shapes that only the model's forward joins
+                    return None, not_forward
                 captured.pop()  # the chain's own call
                 if chained.shape != out.shape or not torch.allclose(chained, out, rtol=1e-4, atol=1e-5):
-                    return None, "its layers in registration order are not the model's forward"
+                    return None, not_forward
                 size = captured[0][0].numel() * captured[0].element_size() * len(retain)
                 if size > FEATURE_BYTES_LIMIT:
                     return None, f"its inputs on D_r would take {size / 2**30:.1f} GiB"
