@@ -60,8 +60,8 @@ class EUk(Method):
     model's output (a head that is not a plain sequence of modules), the whole model is run every
     step with the lower layers frozen, in eval mode: the same result at the cost of full forward
     passes; so is a head whose inputs on D_r would exceed ``FEATURE_BYTES_LIMIT`` (2 GiB).
-    ``log_["head"]`` says which (``"cached"``, or ``"full forward"`` and why). Augmentation of the
-    original recipe is not applied on the cached path.
+    ``log_["head"]`` says which (``"cached"``, or ``"full forward"`` and why). The original
+    recipe's augmentation is not applied.
 
     Access: full retain (D_f is not used). Defaults: k 2, SGD lr 0.05, momentum 0.9, weight decay
     5e-4, batch 128, 20 epochs at a constant lr. Of 16 settings (k 1 or 2; 10, 15, 20 or 30 epochs;
