@@ -10,8 +10,8 @@ import torch
 import torch.nn as nn
 
 from tests.conftest import accuracy
+from tests.unit.test_random_deletion_methods import toy_sets as random_deletion_toy_sets
 from unlearnkit import build_model, unlearn
-from unlearnkit.data.dataset import Dataset, Subset
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods import make_method
 from unlearnkit.methods.eu_k import head_start, leaf_layers
@@ -20,13 +20,8 @@ from unlearnkit.models import MODELS
 CPU = torch.device("cpu")
 
 
-def toy_sets(n_forget=8, n_retain=40, d=6, c=3, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    n = n_forget + n_retain
-    x = torch.randn(n, d, generator=g)
-    y = torch.randint(0, c, (n,), generator=g)
-    ds = Dataset(name="toy", train_x=x, train_y=y, test_x=x[:0], test_y=y[:0], classes=[f"c{i}" for i in range(c)])
-    return Subset(ds, "train", torch.arange(n_forget)), Subset(ds, "train", torch.arange(n_forget, n))
+def toy_sets():
+    return random_deletion_toy_sets(n_forget=8, n_retain=40, d=6)
 
 
 def chain_model(seed=1):
