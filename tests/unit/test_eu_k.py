@@ -111,6 +111,8 @@ def test_a_layer_without_reset_parameters_is_refused():
     model = nn.Sequential(nn.Linear(6, 3), Scale())
     with pytest.raises(ConfigError, match="cannot re-initialise the layer Scale"):
         run(make_method("eu_k", {"k": 1}), model, forget, retain)
+    with pytest.raises(ConfigError, match="cannot re-initialise the layer Scale"):
+        make_method("eu_k", {"k": 1}).check_model(model)  # what the front door and run planning call first
 
 
 def test_leaf_layers_and_head_start_follow_registration_order():

@@ -63,6 +63,11 @@ class Method:
     def validate(self) -> None:
         validate_params(self)
 
+    def check_model(self, model: nn.Module) -> None:
+        """Raise ``ConfigError`` when the parameters do not fit ``model`` (e.g. more layers than it
+        has); called before any work, on an untrained model of the same architecture when planning.
+        The default accepts every model."""
+
     def run(self, model: nn.Module, *, forget: Subset, retain: Subset | None, generator: torch.Generator,
             device: torch.device) -> nn.Module:
         """Unlearn ``forget`` from ``model`` (already a private copy) and return the result."""

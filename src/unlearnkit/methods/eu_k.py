@@ -92,9 +92,17 @@ class EUk(Method):
         return Recipe(optimizer=self.optimizer, lr=self.lr, momentum=self.momentum, weight_decay=self.weight_decay,
                       epochs=self.epochs, batch_size=self.batch_size, schedule=self.schedule)
 
+    def check_model(self, model: nn.Module) -> None:
+        leaves = leaf_layers(model)
+        for m in leaves[head_start(leaves, self.k):]:
+            if next(m.parameters(recurse=False), None) is not None and not hasattr(m, "reset_parameters"):
+                raise ConfigError(f"eu_k cannot re-initialise the layer {type(m).__name__}: it has no "
+                                  "reset_parameters(); choose a smaller 'k'")
+
     def run(self, model, *, forget, retain, generator, device):
         if retain is None:
             raise ValueError("eu_k needs the retain set, which the front door did not give")
+        self.check_model(model)
         leaves = leaf_layers(model)
         start = head_start(leaves, self.k)
         head, body = leaves[start:], leaves[:start]
@@ -167,12 +175,8 @@ class EUk(Method):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             for m in head:
-                if next(m.parameters(recurse=False), None) is None:
-                    continue
-                if not hasattr(m, "reset_parameters"):
-                    raise ConfigError(f"eu_k cannot re-initialise the layer {type(m).__name__}: it has no "
-                                      "reset_parameters(); choose a smaller 'k'")
-                m.reset_parameters()
+                if next(m.parameters(recurse=False), None) is not None:
+                    m.reset_parameters()
 
 
 def _cross_entropy(model: nn.Module, batches) -> torch.Tensor:

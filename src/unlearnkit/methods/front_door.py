@@ -107,6 +107,7 @@ def unlearn(
         raise ConfigError(f"The 'retain_fraction' parameter of unlearn must be {_RHO.description}. Got {retain_fraction!r} instead.")
     check_calibration(est, split, calibrate, calibrate_every, calibrate_patience)
     check_holdout(est, split)
+    est.check_model(model)
     dev = resolve_device(device)
     gen = torch_generator(seed, "unlearn", name)
     forget = detach_subset(split.subset("forget"))

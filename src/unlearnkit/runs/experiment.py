@@ -371,6 +371,7 @@ def plan_run(cfg: ExperimentConfig, method: str, params: dict[str, Any] | None =
     check_retain_fraction(retain_fraction)
     ctx = load_context(cfg)
     check_holdout(est, ctx.split)
+    est.check_model(build(ctx))
     config = {**cfg.to_dict(), "method": method_name(est), "params": est.get_params(),
               "retain_fraction": retain_fraction, "metrics": names, "split": ctx.split.describe()}
     if calibration:
