@@ -18,9 +18,8 @@ from unlearnkit.data import Split, load_dataset, make_split
 from unlearnkit.data.dataset import Dataset, Subset
 from unlearnkit.config import Interval
 from unlearnkit.errors import ConfigError, StoreError
-from unlearnkit.methods.base import UnlearnResult
+from unlearnkit.methods.base import Method, UnlearnResult
 from unlearnkit.methods.calibration import check_calibration
-from unlearnkit.methods.base import Method
 from unlearnkit.methods.front_door import check_holdout, make_method, method_name, unlearn
 from unlearnkit.metrics import HEADLINE, METRICS, Report, Scores, evaluate, score_model
 from unlearnkit.models import build_model
