@@ -92,7 +92,7 @@ def test_class_forgetting_the_retrained_head_never_predicts_the_class(class_spli
 
 def test_k_larger_than_the_model_is_a_config_error():
     forget, retain = toy_sets()
-    with pytest.raises(ConfigError, match="'k' parameter of eu_k must be at most the model's 3 layers"):
+    with pytest.raises(ConfigError, match="'k' parameter of EUk must be at most the model's 3 layers"):
         run(make_method("eu_k", {"k": 4}), chain_model(), forget, retain)
     with pytest.raises(ConfigError, match="'k' parameter"):
         make_method("eu_k", {"k": 0})
