@@ -4,7 +4,7 @@ For every setting (method and parameters) of the given grid(s), per seed:
 
     distance = |heldout_acc_gap| / 100 + |heldout_auc − 0.5| + max(0, ra(original) − ra) / 100
 
-that is, how far D_f is from looking like the held-out V_f (METRICS.md, "Golden-free evidence"),
+(``distance+fit`` of ``benchmarks/heldout_agreement.py``), that is, how far D_f is from looking like the held-out V_f (METRICS.md, "Golden-free evidence"),
 plus how much of D_r's fit was lost, all of which an engineer can compute without retraining. The
 settings are ranked by the mean over seeds; those whose mean process CPU seconds exceed
 ``--budget`` (a fraction of ``--golden-cpu``, the retrain's CPU seconds) are listed but not chosen.
@@ -22,14 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+from heldout_agreement import golden_free  # benchmarks/: the same distance, with the D_r fit term
+
 from unlearnkit.bench.grid import grids_config_hashes
+from unlearnkit.report.aggregate import variant_key, variant_labels
 from unlearnkit.runs.experiment import Workspace
-
-
-def distance(unlearned: dict[str, float], original: dict[str, float]) -> float:
-    """The golden-free distance of one run (see the module docstring)."""
-    return (abs(unlearned["heldout_acc_gap"]) / 100 + abs(unlearned["heldout_auc"] - 0.5)
-            + max(0.0, original["ra"] - unlearned["ra"]) / 100)
 
 
 def main() -> None:
@@ -44,13 +41,13 @@ def main() -> None:
     hashes = grids_config_hashes(args.grids)
     store = Workspace(args.home).existing_runs()
     rows = [r for r in (store.list(status="done") if store else []) if r["config_hash"] in hashes]
-    varying = {k for r in rows for k, v in r["params"].items() if any(q["params"].get(k) != v for q in rows)}
+    labels = variant_labels(rows)
     per_setting: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
     for row in rows:
         m = row["metrics"]["rows"]
-        label = row["method"] + "[" + ",".join(f"{k}={v}" for k, v in sorted(row["params"].items()) if k in varying) + "]"
-        per_setting[label].append((distance(m["unlearned"], m["original"]), m["unlearned"].get("cpu_s", np.nan),
-                                   m["unlearned"].get("avg_gap", np.nan)))
+        per_setting[labels[variant_key(row)]].append((golden_free(m["unlearned"], m["original"])["distance+fit"],
+                                                       m["unlearned"].get("cpu_s", np.nan),
+                                                       m["unlearned"].get("avg_gap", np.nan)))
     limit = args.budget * args.golden_cpu
     ranked = sorted(per_setting.items(), key=lambda kv: np.mean([d for d, _, _ in kv[1]]))
     print(f"CPU budget: {args.budget:g} × {args.golden_cpu:g} s = {limit:.2f} s\n")
