@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 from unlearnkit.config import Interval, Options, store_params
 from unlearnkit.data.dataset import Dataset, Subset
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.base import LOOP_CONSTRAINTS, Access, Method
 from unlearnkit.methods.registry import METHODS
-from unlearnkit.training.loop import run_loop
+from unlearnkit.training.loop import cross_entropy_loss, run_loop
 from unlearnkit.training.recipe import Recipe
 
 #: Batch of the one forward pass that computes the frozen layers' outputs on D_r (the cheapest per
@@ -113,16 +112,17 @@ class EUk(Method):
         frozen = [p for p in model.parameters() if id(p) not in trained]
         for p in frozen:
             p.requires_grad_(False)
+        fit_retain = cross_entropy_loss("retain")
         try:
             if features is not None:
                 chain = nn.Sequential(*head)
-                history = run_loop(chain, {"retain": features}, _cross_entropy, self.recipe(), generator=generator,
+                history = run_loop(chain, {"retain": features}, fit_retain, self.recipe(), generator=generator,
                                    device=device, description="EUk")
             else:
                 def loss(m: nn.Module, batches) -> torch.Tensor:
                     for layer in body:
                         layer.eval()
-                    return _cross_entropy(m, batches)
+                    return fit_retain(m, batches)
 
                 history = run_loop(model, {"retain": retain}, loss, self.recipe(), generator=generator,
                                    device=device, description="EUk")
@@ -178,7 +178,3 @@ class EUk(Method):
                 if next(m.parameters(recurse=False), None) is not None:
                     m.reset_parameters()
 
-
-def _cross_entropy(model: nn.Module, batches) -> torch.Tensor:
-    x, y = batches["retain"]
-    return F.cross_entropy(model(x), y)
