@@ -29,12 +29,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.svm import SVC
 
 from unlearnkit.bench.grid import grids_config_hashes
 from unlearnkit.deletion.runs import load_run_model
 from unlearnkit.metrics import evaluate, mia
+from unlearnkit.metrics.context import compute_logits
 from unlearnkit.report.aggregate import variant_key, variant_labels
+from unlearnkit.report.marks import COLLAPSED_RECALL
 from unlearnkit.runs.experiment import Workspace, config_from_run, golden_model, load_context, original_model
 
 METRICS = ["mia_efficacy", "mia_member_recall"]
@@ -76,29 +77,22 @@ def main() -> None:
 
 
 def _p_y(model: torch.nn.Module, subset) -> np.ndarray:
-    x, y = subset.tensors()
-    model.eval()
-    with torch.inference_mode():
-        logits = torch.cat([model(x[i:i + 2048]) for i in range(0, len(x), 2048)])  # (n, classes)
-    return mia.attack_feature(logits, y, "confidence")
+    return mia.attack_feature(compute_logits(model, subset), subset.labels, "confidence")
 
 
 def _balanced(model: torch.nn.Module, split, seed: int) -> tuple[float, float]:
     """(mia_efficacy, member recall) of the SVC attack with class_weight="balanced"."""
     retain, test = _p_y(model, split.subset("retain")), _p_y(model, split.subset(split.test_star_name))
     members = retain[mia.select_members(len(retain), len(test), seed=seed)]
-    x = np.concatenate([members, test]).reshape(-1, 1)
-    y = np.concatenate([np.ones(len(members)), np.zeros(len(test))])
-    clf = SVC(**mia.SVC_PARAMS, class_weight="balanced").fit(x, y)
-    forget = _p_y(model, split.subset("forget"))
-    return (100.0 * float(np.mean(clf.predict(forget.reshape(-1, 1)) == 0)),
-            100.0 * float(np.mean(clf.predict(members.reshape(-1, 1)) == 1)))
+    clf = mia.fit_svc_attack(members, test, class_weight="balanced")
+    return (mia.svc_attack(members, test, _p_y(model, split.subset("forget")), clf=clf),
+            mia.svc_member_recall(members, test, clf=clf))
 
 
 def _row(name: str, seed: int, stored: dict, again: dict | None, balanced: tuple[float, float] | None) -> None:
     now = again if again is not None else stored
     recall = now["mia_member_recall"]
-    verdict = "collapsed: calls its own members non-member" if recall < 50 else "works"
+    verdict = "collapsed: calls its own members non-member" if recall < COLLAPSED_RECALL else "works"
     again_mia = f"{again['mia_efficacy']:.2f}" if again is not None else ""
     tail = f" {balanced[0]:.2f} | {balanced[1]:.2f} |" if balanced is not None else ""
     print(f"| {name} | {seed} | {stored['ua']:.2f} | {stored['ra']:.2f} | {stored['mia_efficacy']:.2f} | {again_mia} "

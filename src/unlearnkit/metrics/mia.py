@@ -148,9 +148,11 @@ def select_members(n_retain: int, n_test: int, *, seed: int, members: str = "ran
     return np.sort(rng.choice(int(n_retain), size=k, replace=False)).astype(np.int64)
 
 
-def fit_svc_attack(member_features, nonmember_features):
+def fit_svc_attack(member_features, nonmember_features, *, class_weight=None):
     """Fit ``SVC(C=3, gamma="auto", kernel="rbf")`` on members (1) vs non-members (0) of one scalar
     feature; returns the fitted classifier (``svc_attack`` and ``svc_member_recall`` use it).
+    ``class_weight="balanced"`` is not the METRICS.md attack; ``benchmarks/mia_collapse.py`` uses it
+    to show what a balanced attack would read.
 
     libsvm is deterministic, so the fit is a function of the inputs alone.
     """
@@ -162,7 +164,7 @@ def fit_svc_attack(member_features, nonmember_features):
     require_nonempty(len(nonmembers), "The non-member set (D_t*)")
     x = np.concatenate([members, nonmembers]).reshape(-1, 1)
     y = np.concatenate([np.ones(len(members)), np.zeros(len(nonmembers))])
-    return SVC(**SVC_PARAMS).fit(x, y)
+    return SVC(**SVC_PARAMS, class_weight=class_weight).fit(x, y)
 
 
 def svc_attack(member_features, nonmember_features, target_features, *, clf=None) -> float:
