@@ -9,6 +9,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from unlearnkit.data.arrays import build_dataset
 from unlearnkit.errors import DataError
 
 
@@ -126,9 +127,7 @@ class Dataset:
             >>> ds.train_ids[:2], ds.num_classes
             (('a', 'b'), 2)
         """
-        from unlearnkit.data.records import from_arrays
-
-        return from_arrays(x, y, ids, **kwargs)
+        return build_dataset(cls, x, y, ids, **kwargs)
 
     def ids(self, part: str = "train") -> tuple[str, ...]:
         """The record IDs of ``part`` (``"train"``, ``"test"`` or ``"val"``); ``DataError`` when it has none."""

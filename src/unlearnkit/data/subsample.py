@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from unlearnkit.data.dataset import Dataset
+from unlearnkit.data.stratify import stratified
 from unlearnkit.errors import ConfigError
 from unlearnkit.seeding import numpy_rng
 
@@ -66,7 +67,7 @@ def subsample(ds: Dataset, *, train_subset: int | float | None = None, val_size:
     keep = np.arange(n)
     if train_subset is not None:
         k = _count(train_subset, n, "train_subset", allow_all=True)
-        keep = _stratified(y, k, numpy_rng(subset_seed, "train_subset", ds.name, k), "train_subset", ds.name)
+        keep = stratified(y, k, numpy_rng(subset_seed, "train_subset", ds.name, k), "train_subset", ds.name)
     pool = np.setdiff1d(np.arange(n), keep)
     if val_size is None:
         val = pool
@@ -79,7 +80,7 @@ def subsample(ds: Dataset, *, train_subset: int | float | None = None, val_size:
                 f"The 'val_size' option asks for {k} samples but train_subset={train_subset} left only {len(pool)} "
                 f"samples of the training pool of {ds.name!r} out; ask for at most {len(pool)}."
             )
-        val = pool[_stratified(y[pool], k, numpy_rng(subset_seed, "val", ds.name, k), "val_size", ds.name)]
+        val = pool[stratified(y[pool], k, numpy_rng(subset_seed, "val", ds.name, k), "val_size", ds.name)]
         note = f"{k} samples drawn (stratified) from the {len(pool)} that train_subset={train_subset} left out"
     else:
         k = _count(val_size, len(keep), "val_size", allow_all=False)
@@ -88,7 +89,7 @@ def subsample(ds: Dataset, *, train_subset: int | float | None = None, val_size:
                 f"The 'val_size' option asks for {k} samples, which would leave no training sample of {ds.name!r} "
                 f"({len(keep)}); ask for fewer."
             )
-        carved = _stratified(y[keep], k, numpy_rng(subset_seed, "val", ds.name, k), "val_size", ds.name)
+        carved = stratified(y[keep], k, numpy_rng(subset_seed, "val", ds.name, k), "val_size", ds.name)
         left = np.setdiff1d(np.arange(len(keep)), carved)
         missing = sorted(set(np.unique(y[keep]).tolist()) - set(np.unique(y[keep][left]).tolist()))
         if missing:
@@ -128,22 +129,3 @@ def _count(value: Any, n: int, name: str, *, allow_all: bool, limit: int | None 
     if not (0 < frac < 1 or (allow_all and frac == 1)):
         raise ConfigError(f"The '{name}' option must be {form}. Got {value!r} instead.")
     return max(1, int(round(frac * n)))
-
-
-def _stratified(y: np.ndarray, k: int, rng: np.random.Generator, name: str, dataset: str) -> np.ndarray:
-    """Positions of ``k`` samples of ``y`` drawn per class in proportion (largest remainder)."""
-    classes, counts = np.unique(y, return_counts=True)
-    quota = counts * (k / len(y))
-    take = np.floor(quota).astype(int)
-    short = k - int(take.sum())
-    if short:
-        order = np.argsort(-(quota - take), kind="stable")
-        take[order[:short]] += 1
-    empty = classes[(take == 0) & (counts > 0)]
-    if len(empty) and name == "train_subset":
-        raise ConfigError(
-            f"The 'train_subset' option ({k}) leaves class {int(empty[0])} of {dataset!r} without any training "
-            f"sample; ask for at least {len(classes)} samples."
-        )
-    picked = [rng.choice(np.flatnonzero(y == c), size=t, replace=False) for c, t in zip(classes, take) if t]
-    return np.sort(np.concatenate(picked))
