@@ -1,12 +1,14 @@
 """Which layers a method touches, and per-epoch learning-rate factors applied through gradients.
 
-Shared by ``fisher`` (the output layer), ``msg`` (hidden weight layers) and ``cfw`` (the first
-layer), and by ``msg``, ``cfw`` and ``fcs`` (their sources' per-epoch schedules).
+Shared by ``fisher`` (the output layer), ``msg`` (hidden weight layers), ``cfw`` (the first
+layer), ``eu_k`` and ``cf_k`` (the last k layers), and by ``msg``, ``cfw`` and ``fcs`` (their
+sources' per-epoch schedules).
 
 Reference: the layer rules of Golatkar et al., "Eternal Sunshine of the Spotless Net", CVPR 2020
 (output layer), and of the NeurIPS 2023 unlearning-challenge entries described in Triantafillou
 et al., "Are we making progress in unlearning?", 2024 (their code as collected in DeepUnlearn,
-Cadet et al., 2024).
+Cadet et al., 2024); the last-k rule of Goel et al., "Towards Adversarial Evaluation for Inexact
+Machine Unlearning", 2022 (their code, shash42/Evaluating-Inexact-Unlearning, src/methods.py).
 
 Example:
     >>> import torch.nn as nn
@@ -17,12 +19,18 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping
 
 import torch
 import torch.nn as nn
 
+from unlearnkit.errors import ConfigError
+
 WEIGHT_LAYERS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
+#: Normalisation layers that the last-k rule trains (never re-initialises) when it passes them:
+#: batch norm, the only kind in the authors' list. LayerNorm and GroupNorm are not in it and stay frozen.
+PASSED_NORMS = (nn.modules.batchnorm._BatchNorm,)
 
 
 def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -40,6 +48,56 @@ def first_layer_name(model: nn.Module) -> str | None:
     """The name of the first convolution or linear layer in module order (None when there is none)."""
     layers = weight_layers(model)
     return layers[0][0] if layers else None
+
+
+@dataclass(frozen=True)
+class LastLayers:
+    """The last ``k`` layers of a model as EU-k and CF-k count them.
+
+    Attributes:
+        weights: names of the last ``k`` convolution and linear layers, in module order.
+        norms: names of the batch-norm layers met on the way (after ``weights[0]`` in module
+            order): trained, never re-initialised.
+    """
+
+    weights: tuple[str, ...]
+    norms: tuple[str, ...]
+
+    @property
+    def first(self) -> str:
+        """The name of the earliest selected layer (where the trained part begins)."""
+        return self.weights[0]
+
+
+def last_k_layers(model: nn.Module, k: int, owner: str = "EUk") -> LastLayers:
+    """The last ``k`` weight layers of ``model`` and the batch norms passed on the way.
+
+    The authors' rule (their ``getRetrainLayers`` / ``resetFinalResnet``): walk the convolution,
+    linear and batch-norm modules in reverse module order, counting only convolutions and linear
+    layers, and stop at the ``k``-th. On ``resnet18`` k=2 is ``layer4.1.conv2`` and ``fc`` with
+    ``layer4.1.bn2`` passed; on ``vit_tiny`` it is ``encoder.layers.3.linear2`` and ``head``.
+
+    Raises:
+        ConfigError: ``k`` exceeds the model's weight layers (``owner`` names the method's class).
+
+    Example:
+        >>> net = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+        >>> last_k_layers(net, 1), last_k_layers(net, 2).norms
+        (LastLayers(weights=('3',), norms=()), ('1',))
+    """
+    weights: list[str] = []
+    norms: list[str] = []
+    for name, m in reversed(list(model.named_modules())):
+        if len(weights) == k:
+            break
+        if isinstance(m, WEIGHT_LAYERS):
+            weights.append(name)
+        elif isinstance(m, PASSED_NORMS):
+            norms.append(name)
+    if len(weights) < k:
+        raise ConfigError(f"The 'k' parameter of {owner} must be at most the model's {len(weights)} weight layers "
+                          f"(convolutions and linear layers). Got {k!r} instead.")
+    return LastLayers(tuple(reversed(weights)), tuple(reversed(norms)))
 
 
 def parameter_names(model: nn.Module, module_name: str) -> list[str]:
