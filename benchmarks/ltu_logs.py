@@ -1,4 +1,4 @@
-"""What LTU's guides and harmonisation did in each stored run (the numbers of docs/ltu.md).
+"""What LTU's guides and harmonisation did in each stored run (the numbers of docs/results/ltu.md).
 
 Reads the run store and each unlearned model's record, where the method's log is kept, and prints
 one row per ``ltu`` run of the given grid(s): the steps that needed projecting (⟨g_f, g_r⟩ < 0), the

@@ -6,7 +6,7 @@
 #   bash benchmarks/memorising_audits.sh [N] [DEVICE] [OUT]       # defaults: 8 cpu memorising-audits
 #
 # The banks are cached in $UNLEARNKIT_HOME and shared by every method. On this 2-core machine one
-# bank of 8 golden models costs about 20 minutes of CPU; the numbers in docs/random-deletion.md
+# bank of 8 golden models costs about 20 minutes of CPU; the numbers in docs/results/random-deletion.md
 # were computed on a GPU (DEVICE=cuda, Fashion-MNIST files in --data-dir), where the whole script
 # took 285 s at N = 8 and 340 s at N = 16. Set DATA_DIR when the Debian package is not installed.
 set -u

@@ -27,7 +27,7 @@ The initial state (before the first step) is a candidate too: a method that only
 "unseen" ends where it started, which the report then marks as having done nothing. Training
 stops early after ``calibrate_patience`` checks without improvement, if asked (by default it runs to the
 end: on the memorising benchmark, stopping after 4 checks cut methods short that were still
-approaching "unseen", docs/random-deletion.md).
+approaching "unseen", docs/results/random-deletion.md).
 """
 
 from __future__ import annotations

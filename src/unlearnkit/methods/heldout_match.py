@@ -1,6 +1,6 @@
 """Held-out loss matching: give D_f the losses that unseen data has, and keep D_r as it is (ours).
 
-Reference: none; this method is unlearnkit's own (docs/random-deletion.md). It turns the
+Reference: none; this method is unlearnkit's own (docs/results/random-deletion.md). It turns the
 golden-free view of METRICS.md ("a model that never saw D_f treats it like held-out data") and the
 calibration target of SCRUB+R (Kurmanji et al., NeurIPS 2023: forget error equal to held-out
 error) into the training objective itself.
@@ -74,7 +74,7 @@ class HeldoutMatch(LoopMethod):
     that never saw the class never predicts it. Its samples are trained towards p_y = 0 instead,
     with the term −log(1 − p_y).
 
-    Access: full retain, plus the validation slice V (required). Defaults (ours, docs/random-deletion.md):
+    Access: full retain, plus the validation slice V (required). Defaults (ours, docs/results/random-deletion.md):
     SGD lr 0.01, momentum 0.9, weight decay 5e-4, batch 64 (both sets), 10 passes over D_f, λ 0.1,
     noise 0.5, 8 perturbations. Of six settings on seed 0 of random 10% of the memorising benchmark
     (``benchmarks/grids/random_deletion_settings.toml``), the golden-free distance

@@ -57,7 +57,7 @@ class JiT(LoopMethod):
 
     Access: forget only (zero-shot). Defaults: N = 25 and batch 128 (the authors' setting);
     σ = 0.1 and η = 3e-5 (ours): the lowest avg_gap of a 13-point grid on Fashion-MNIST's class 3
-    with the cnn, seed 0 (docs/zero-shot.md). The authors' full-class values for a VGG are σ = 0.5
+    with the cnn, seed 0 (docs/results/zero-shot.md). The authors' full-class values for a VGG are σ = 0.5
     and η = 3e-4; at σ = 0.1 our cnn's logits become inf with η = 3e-4, and η = 1e-4 leaves its
     retain accuracy at chance: the loss is a sum over the batch, so the usable η is narrow. The
     authors use σ = 0.01 for sub-class and random forgetting and batch 64 for sub-class.

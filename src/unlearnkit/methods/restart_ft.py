@@ -2,7 +2,7 @@
 
 Reference: the schedule is SGDR's warm restart (Loshchilov and Hutter, "SGDR: Stochastic Gradient
 Descent with Warm Restarts", ICLR 2017); as an unlearning method it is the fine-tuning baseline of
-Warnecke et al. (NDSS 2023) and seed 000/001 run at a restart lr (ours, docs/random-deletion.md):
+Warnecke et al. (NDSS 2023) and seed 000/001 run at a restart lr (ours, docs/results/random-deletion.md):
 fine-tuning at a small constant lr leaves a memorised forget set memorised (seed 000/001), while a
 large lr unsettles what only D_f held up, and the cosine tail fits D_r again.
 """
@@ -29,7 +29,7 @@ class RestartFineTune(LoopMethod):
     4.6 points of D_r accuracy). Pair it with ``calibrate="heldout"`` to stop where D_f looks unseen.
 
     Access: full retain. Defaults (ours, Fashion-MNIST 10k memorising benchmark,
-    docs/random-deletion.md): lr 0.1 (twice the recipe's peak), 3 epochs, batch 128, SGD momentum
+    docs/results/random-deletion.md): lr 0.1 (twice the recipe's peak), 3 epochs, batch 128, SGD momentum
     0.9, weight decay 5e-4: about a tenth of the 30-epoch retrain. The lr is relative to the
     original recipe's (0.05 there): take about twice your own. lr and epochs were chosen among six
     settings on seed 0 of random 10% (``benchmarks/grids/random_deletion_settings.toml``) by

@@ -251,7 +251,7 @@ def _mia_efficacy(ctx) -> float:
         "mia_member_recall",
         "100 x fraction of the mia_efficacy attack's own members (its D_r subset) that it predicts member; "
         "a diagnostic of the attack, not of forgetting: near 0 the SVC has collapsed to 'everything "
-        "non-member' and mia_efficacy reads 100 whatever D_f looks like (docs/random-deletion.md)",
+        "non-member' and mia_efficacy reads 100 whatever D_f looks like (docs/results/random-deletion.md)",
         "golden",
         "%",
     )

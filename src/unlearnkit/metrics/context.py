@@ -17,18 +17,20 @@ import math
 import threading
 from typing import Any, Callable
 
+import numpy as np
 import torch
 from torch import nn
 
 from unlearnkit.errors import ConfigError
 from unlearnkit.metrics import mia
 from unlearnkit.metrics.cards import MetricAbsent
+from unlearnkit.metrics.heldout import heldout_positions
 from unlearnkit.seeding import derive_seed
 from unlearnkit.training.loop import resolve_device
 
 #: Inference batch. On a quiet 2-core machine the cnn's evaluation took 12.5 s at 256 against
 #: 16.6 s at 512 (the SVC fit overlaps D_r's scoring better), with identical metric values
-#: (docs/benchmarks.md); under load the two were about even.
+#: (docs/results/cost.md); under load the two were about even.
 EVAL_BATCH_SIZE = 256
 
 #: Context set name -> split subset name (``test_star`` is resolved through ``split.test_star_name``).
@@ -191,6 +193,7 @@ class EvalContext:
         self._lock = threading.Lock()  # one forward pass at a time on this model
         self._members: tuple[torch.Tensor, torch.Tensor] | None = None  # (positions, logits) before D_r is complete
         self._prefetcher: threading.Thread | None = None
+        self._classes: tuple[np.ndarray, np.ndarray] | None = None  # fine classes of D_f and V_f
 
     # -- sets
     def _subset_name(self, name: str) -> str:
@@ -215,7 +218,11 @@ class EvalContext:
                 symbol = "D_t,f" if sub_name == "test_forget" else "D_t,r"
                 self._missing[name] = f"{symbol} exists only in class and sub-class scenarios; this split is {self.split.kind!r}"
                 return
-            subset = self.split.subset(sub_name)
+            try:
+                subset = self._heldout_subset() if sub_name == "val_forget" else self.split.subset(sub_name)
+            except ConfigError as e:  # V lacks a class of D_f: named in the reason
+                self._missing[name] = str(e).rstrip(".")
+                return
             if len(subset) == 0:
                 self._missing[name] = f"{SET_SYMBOLS[name]} is empty"
                 return
@@ -236,6 +243,20 @@ class EvalContext:
                 return
             self._labels[name] = torch.as_tensor(subset.labels, dtype=torch.int64).cpu()
             self._logits[name] = logits
+
+    def _heldout_subset(self):
+        """V_f of METRICS.md: every record of V whose (fine) class is one of D_f's; sets ``heldout_classes``."""
+        ds = self.split.dataset
+        classes_f = ds.labels("train")[self.split.forget].numpy()
+        classes_val = ds.labels("val").numpy()
+        positions = heldout_positions(classes_f, classes_val, ds.class_names())
+        self._classes = (classes_f, classes_val[positions])
+        return self.split.subset("val").take(torch.from_numpy(positions))
+
+    def heldout_classes(self) -> tuple[np.ndarray, np.ndarray]:
+        """The fine classes of D_f and of V_f (they set V_f's weights); ``MetricAbsent`` when V_f is unavailable."""
+        self.logits("val_forget")
+        return self._classes
 
     def logits(self, name: str) -> torch.Tensor:
         """Logits on ``name`` (``forget``, ``retain``, ``test_star``, ``test_forget``); ``MetricAbsent`` if unavailable."""

@@ -103,7 +103,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "imagefolder": dict(optimizer="sgd", lr=0.05, epochs=30, batch_size=64, augment="crop_flip"),
     "csv": dict(optimizer="adam", lr=1e-3, weight_decay=0.0, epochs=50, batch_size=64),
     "fast": dict(optimizer="sgd", lr=0.05, epochs=2, batch_size=64),
-    # The memorising regime (docs/memorising.md): the fashion-mnist recipe run 5x longer, for a 10k
+    # The memorising regime (docs/results/memorising.md): the fashion-mnist recipe run 5x longer, for a 10k
     # training subset, so that train accuracy reaches ~100% as in the seed papers' CIFAR models.
     "memorise": dict(optimizer="sgd", lr=0.05, epochs=30, batch_size=128),
 }
