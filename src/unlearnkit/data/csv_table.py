@@ -17,10 +17,12 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
+from unlearnkit.data.class_order import parse_classes, shown
 from unlearnkit.data.dataset import Dataset
 from unlearnkit.data.holdout import HOLDOUT_FRACTION, stratified_holdout
 from unlearnkit.data.registry import DATASETS
@@ -89,16 +91,16 @@ def read_table_with_ids(path: str | Path, label_column: str = "label",
                 )
             if len(set(header)) != len(header):
                 dupes = sorted({h for h in header if header.count(h) > 1})
-                raise DataError(f"CSV file {path}: duplicate column names {', '.join(map(repr, dupes))}.")
+                raise DataError(f"CSV file {path}: duplicate column names {shown(map(repr, dupes))}.")
             if label_column not in header:
                 raise DataError(
-                    f"CSV file {path} has no label column {label_column!r}; columns are {', '.join(header)}. "
+                    f"CSV file {path} has no label column {label_column!r}; columns are {shown(header)}. "
                     "Choose one with label_column=."
                 )
             li = header.index(label_column)
             if id_column is not None and id_column not in header:
                 raise DataError(
-                    f"CSV file {path} has no ID column {id_column!r}; columns are {', '.join(header)}. "
+                    f"CSV file {path} has no ID column {id_column!r}; columns are {shown(header)}. "
                     "Choose one with id_column=."
                 )
             ii = header.index(id_column) if id_column is not None else -1
@@ -159,6 +161,24 @@ def _as_ints(labels: list[str]) -> list[int] | None:
     return ints
 
 
+def _label_index(raw: list[str], test_raw: list[str], classes: Any, train_file: Path) -> tuple[list, list, dict, list[str]]:
+    """(train keys, test keys, key -> class index, class names): the given ``classes`` order, else sorted labels."""
+    if classes is not None:
+        names = parse_classes(classes)
+        index: dict = {n: k for k, n in enumerate(names)}
+        unknown = sorted(set(raw) - set(index))
+        if unknown:
+            raise DataError(f"{train_file} has label(s) the 'classes' option does not list: "
+                            f"{shown(map(repr, unknown))}; the model's classes are {shown(map(repr, names))}.")
+        return raw, test_raw, index, names
+    # Integer labels (in both files) are compared and sorted as numbers, so "10" follows "2".
+    ints = _as_ints(raw + test_raw)
+    keys: list = ints[: len(raw)] if ints is not None else raw
+    test_keys: list = ints[len(raw) :] if ints is not None else test_raw
+    ordered = sorted(set(keys))
+    return keys, test_keys, {k: i for i, k in enumerate(ordered)}, [str(k) for k in ordered]
+
+
 @DATASETS.register("csv")
 def load_csv(
     data_dir: Path | None = None,
@@ -167,6 +187,7 @@ def load_csv(
     path: str | Path | None = None,
     label_column: str = "label",
     id_column: str | None = None,
+    classes: Any = None,
 ) -> Dataset:
     """A CSV table (header row, numeric features, one label column) as a ``Dataset``.
 
@@ -178,6 +199,8 @@ def load_csv(
         label_column: name of the column holding the class labels.
         id_column: name of a column of record IDs (not a feature); they become ``train_ids`` /
             ``test_ids``, so forget specs can name records (``ids:FILE``).
+        classes: the label values in the model's logit order: a list, ``a,b,c`` or a file with
+            one per line; default the sorted labels (numerically when all are integers).
 
     Example:
         >>> ds = load_csv(path="iris.csv", label_column="species")  # doctest: +SKIP
@@ -217,13 +240,7 @@ def load_csv(
     else:
         tx, test_raw = None, []
 
-    # Integer labels (in both files) are compared and sorted as numbers, so "10" follows "2".
-    ints = _as_ints(raw_labels + test_raw)
-    keys: list = ints[: len(raw_labels)] if ints is not None else raw_labels
-    test_keys: list = ints[len(raw_labels) :] if ints is not None else test_raw
-    ordered = sorted(set(keys))
-    index = {k: i for i, k in enumerate(ordered)}
-    classes = [str(k) for k in ordered]
+    keys, test_keys, index, classes = _label_index(raw_labels, test_raw, classes, train_file)
     y = np.array([index[k] for k in keys], dtype=np.int64)
     if tx is not None:
         unknown = [n for n, k in enumerate(test_keys) if k not in index]
@@ -231,7 +248,7 @@ def load_csv(
             n = unknown[0]
             raise DataError(
                 f"{test_file}: label {test_raw[n]!r} (data row {n + 1}) does not occur in {train_file}; "
-                f"known classes: {', '.join(classes)}."
+                f"known classes: {shown(classes)}."
             )
         ty = np.array([index[k] for k in test_keys], dtype=np.int64)
         train_x, train_y, test_x, test_y = x, y, tx, ty

@@ -23,6 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from unlearnkit.data.class_order import class_index, parse_classes, shown
 from unlearnkit.data.dataset import Dataset
 from unlearnkit.data.holdout import stratified_holdout
 from unlearnkit.data.registry import DATASETS
@@ -146,11 +147,17 @@ def channel_stats(
     return tuple(float(m) for m in mean), tuple(float(s) if s > 1e-8 else 1.0 for s in std)
 
 
-def scan_class_folders(root: Path) -> dict[str, list[Path]]:
+def scan_class_folders(root: Path, within: Path | None = None) -> dict[str, list[Path]]:
     """Class name -> sorted image files, for every visible sub-folder of ``root`` (sorted by name).
 
+    Args:
+        root: the folder of class sub-folders.
+        within: the data directory every folder and image must resolve into (default ``root``): a
+            symbolic link out of it is refused, so that only the folder's own images are read.
+
     Raises:
-        DataError: ``root`` missing, no class sub-folders, or a class folder without images.
+        DataError: ``root`` missing, no class sub-folders, a class folder without images, or a
+            folder or file that resolves outside ``within``.
 
     Example:
         >>> scan_class_folders(Path("faces"))  # doctest: +SKIP
@@ -158,12 +165,16 @@ def scan_class_folders(root: Path) -> dict[str, list[Path]]:
     """
     if not root.is_dir():
         raise DataError(f"Image folder {root} does not exist or is not a directory.")
+    base = (within if within is not None else root).resolve()
     class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not class_dirs:
         raise DataError(f"No class sub-folders in {root}: expected one folder of images per class.")
     classes = {}
     for d in class_dirs:
+        _check_inside(d, base)
         files = sorted(p for p in d.iterdir() if is_image_file(p) and p.is_file())
+        for f in files:
+            _check_inside(f, base)
         if not files:
             hint = ""
             if any(p.is_dir() for p in d.iterdir()):
@@ -173,6 +184,14 @@ def scan_class_folders(root: Path) -> dict[str, list[Path]]:
             )
         classes[d.name] = files
     return classes
+
+
+def _check_inside(path: Path, base: Path) -> None:
+    """Refuse ``path`` when it resolves (through symbolic links) outside the folder ``base``."""
+    target = path.resolve()
+    if target != base and base not in target.parents:
+        raise DataError(f"{path} resolves to {target}, outside the data directory {base} (a symbolic link); image "
+                        "folders read only files inside the folder. Copy the file in, or remove the link.")
 
 
 def relative_ids(paths: Sequence[Path], root: Path) -> list[str]:
@@ -209,6 +228,7 @@ def load_imagefolder(
     image_size: int = 32,
     test_fraction: float = 0.2,
     grayscale: bool = False,
+    classes: Any = None,
 ) -> Dataset:
     """A folder of class sub-folders of images, e.g. PinsFaceRecognition, as a ``Dataset``.
 
@@ -219,6 +239,9 @@ def load_imagefolder(
         test_fraction: share of every class held out as the test set (seeded, fixed) when
             there are no ``train/`` and ``test/`` sub-folders.
         grayscale: one luminance channel instead of RGB.
+        classes: the class names (folder names) in the model's logit order: a list, ``a,b,c`` or
+            a file with one name per line (``unlearnkit.data.class_order``); default sorted by name.
+            Every class folder must be listed; the model may know classes that have no folder.
 
     Example:
         >>> ds = load_imagefolder(Path("105_classes_pins_dataset"), image_size=64)  # doctest: +SKIP
@@ -245,15 +268,16 @@ def load_imagefolder(
             f"The 'test_fraction' option of imagefolder must be a float in (0, 1). Got {test_fraction!r} instead."
         )
     grey = _as_bool(grayscale, "grayscale")
+    order = None if classes is None else parse_classes(classes)
     root = Path(data_dir)
 
     if (root / "train").is_dir() and (root / "test").is_dir():
-        train_classes = scan_class_folders(root / "train")
-        index = {name: i for i, name in enumerate(train_classes)}
-        test_classes = scan_class_folders(root / "test")
+        train_classes = scan_class_folders(root / "train", root)
+        index = class_index(list(train_classes), order, str(root / "train"))
+        test_classes = scan_class_folders(root / "test", root)
         unknown = sorted(set(test_classes) - set(index))
         if unknown:
-            raise DataError(f"{root / 'test'} has class folders that {root / 'train'} lacks: {', '.join(unknown)}.")
+            raise DataError(f"{root / 'test'} has class folders that {root / 'train'} lacks: {shown(unknown)}.")
         train_paths, train_y = _flatten(train_classes, index)
         test_paths, test_y = _flatten(test_classes, index)
         train_x = read_images(train_paths, size, grey)
@@ -261,9 +285,9 @@ def load_imagefolder(
         train_ids, test_ids = relative_ids(train_paths, root), relative_ids(test_paths, root)
         note = "official split (train/ and test/ folders)"
     else:
-        classes = scan_class_folders(root)
-        index = {name: i for i, name in enumerate(classes)}
-        paths, y = _flatten(classes, index)
+        found = scan_class_folders(root, root)
+        index = class_index(list(found), order, str(root))
+        paths, y = _flatten(found, index)
         x = read_images(paths, size, grey)
         tr, te = stratified_holdout(y, fraction=fraction)
         train_x, train_y, test_x, test_y = x[tr], y[tr], x[te], y[te]
@@ -278,7 +302,7 @@ def load_imagefolder(
         train_y=torch.from_numpy(train_y),
         test_x=torch.from_numpy(np.ascontiguousarray(test_x)),
         test_y=torch.from_numpy(test_y),
-        classes=list(index),
+        classes=list(order) if order is not None else list(index),
         scale=255.0,
         mean=mean,
         std=std,

@@ -32,12 +32,13 @@ from typing import Any
 
 import numpy as np
 
+from unlearnkit.data.class_order import class_index, parse_classes, shown
 from unlearnkit.data.dataset import Dataset
 from unlearnkit.data.records import DEFAULT_HELDOUT_SIZE, from_arrays
 from unlearnkit.errors import ConfigError, DataError
 
 #: Options ``read_records`` / ``load_records`` accept (``--data-option key=value`` on the command line).
-RECORD_OPTIONS = ("id_column", "label_column", "image_size", "grayscale", "scale", "mean", "std")
+RECORD_OPTIONS = ("id_column", "label_column", "image_size", "grayscale", "scale", "mean", "std", "classes")
 
 
 @dataclass
@@ -163,7 +164,7 @@ def _read_parquet(p: Path, id_column: str, label_column: str, require_ids: bool)
     columns = table.column_names
     for col, what in ((label_column, "label"), (id_column, "ID")):
         if col not in columns and (what == "label" or require_ids):
-            raise DataError(f"Parquet file {p} has no {what} column {col!r}; columns are {', '.join(columns)}. "
+            raise DataError(f"Parquet file {p} has no {what} column {col!r}; columns are {shown(columns)}. "
                             f"Choose one with {what.lower()}_column=.")
     features = [c for c in columns if c not in (label_column, id_column)]
     if not features:
@@ -191,7 +192,7 @@ def _read_images(root: Path, image_size: int | None, grayscale: bool) -> Records
     from unlearnkit.data.imagefolder import read_images, relative_ids, scan_class_folders
 
     def folder(d: Path, classes: list[str] | None) -> Records:
-        found = scan_class_folders(d)
+        found = scan_class_folders(d, root)
         paths = [f for name in found for f in found[name]]
         labels = [name for name in found for _ in found[name]]
         x = read_images(paths, image_size, grayscale)
@@ -202,7 +203,7 @@ def _read_images(root: Path, image_size: int | None, grayscale: bool) -> Records
         rec.test = folder(root / "test", rec.classes)
         unknown = sorted(set(rec.test.y) - set(rec.classes))
         if unknown:
-            raise DataError(f"{root / 'test'} has class folders that {root / 'train'} lacks: {', '.join(unknown)}.")
+            raise DataError(f"{root / 'test'} has class folders that {root / 'train'} lacks: {shown(unknown)}.")
         return rec
     return folder(root, None)
 
@@ -231,8 +232,10 @@ def load_records(data: str | Path, *, heldout: str | Path | None = None,
         heldout_size: see ``from_arrays``.
         seed: seeds the carving.
         **options: ``id_column`` (default ``id``), ``label_column`` (``label``), ``image_size``,
-            ``grayscale``, and the input normalisation ``scale`` (images 255, else 1), ``mean``,
-            ``std`` (numbers or comma-separated per channel / feature).
+            ``grayscale``, the input normalisation ``scale`` (images 255, else 1), ``mean``,
+            ``std`` (numbers or comma-separated per channel / feature), and ``classes``: the class
+            names in the model's logit order (a list, ``a,b,c`` or a file with one per line;
+            default a ``.npz``'s ``classes`` array, else the sorted names).
 
     Raises:
         ConfigError: an unknown option. DataError: see ``read_records`` and ``from_arrays``.
@@ -259,10 +262,28 @@ def load_records(data: str | Path, *, heldout: str | Path | None = None,
     scale = _floats(options.get("scale", 255.0 if images else 1.0), "scale")
     if len(scale) != 1:
         raise ConfigError(f"The 'scale' option is one number; got {options.get('scale')!r}.")
+    classes = _classes(options.get("classes"), train, held)
     test = None if train.test is None else (train.test.x, train.test.y, train.test.ids)
     return from_arrays(
-        train.x, train.y, train.ids, classes=train.classes, test=test,
+        train.x, train.y, train.ids, classes=classes, test=test,
         heldout=None if held is None else (held.x, held.y, held.ids), heldout_size=heldout_size, seed=seed,
         name=Path(data).name, scale=scale[0], mean=_floats(options.get("mean", 0.0), "mean"),
         std=_floats(options.get("std", 1.0), "std"), source=str(data),
     )
+
+
+def _classes(value: Any, train: Records, held: Records | None) -> list[str] | None:
+    """The class order: the ``classes`` option (checked against the names the data holds), else the input's own."""
+    if value is None:
+        return train.classes
+    order = parse_classes(value)
+    if train.classes is not None and train.kind == "npz" and list(train.classes) != order:
+        raise ConfigError(f"The 'classes' option ({shown(order)}) differs from the classes array of {train.source} "
+                          f"({shown(train.classes)}); give one of them.")
+    for rec in (train, train.test, held):
+        if rec is None:
+            continue
+        names = sorted({v for v in rec.y if isinstance(v, str)})
+        if rec.kind == "images" or any(v not in order for v in names):
+            class_index(names, order, rec.source)
+    return order

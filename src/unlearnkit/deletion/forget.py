@@ -31,12 +31,13 @@ from torch import nn
 import unlearnkit
 from unlearnkit.data.dataset import Dataset
 from unlearnkit.data.forget import ForgetSpec
-from unlearnkit.data.records import check_request_ids, drop_train, resolve_ids, with_heldout
+from unlearnkit.data.records import check_request_ids, drop_train, with_heldout
 from unlearnkit.data.split import make_split
 from unlearnkit.deletion.auto import recommend, request_shape
 from unlearnkit.deletion.evidence import Evidence, compute_evidence
 from unlearnkit.deletion.ledger import Ledger, LedgerError, ids_sha256, now_iso
 from unlearnkit.deletion.modelio import ArchSpec, weights_bytes
+from unlearnkit.deletion.preflight import check_fit, resolve_request
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.front_door import make_method, method_name, unlearn
 from unlearnkit.metrics import HEADLINE, Report, evaluate
@@ -170,7 +171,7 @@ def plan_forget(model: nn.Module | None, data: Dataset, delete_ids: Iterable[Any
                                    test_ids=None if live.test_ids is None else tuple(live.test_ids[int(i)] for i in keep),
                                    test_note=f"{live.test_note}; without the {len(live.test_y) - len(keep)} test records "
                                              f"of class(es) {', '.join(live.classes[c] for c in gone)}, deleted before")
-    positions = resolve_ids(live, new_ids)
+    positions = resolve_request(live, new_ids)
     shape, class_idx = request_shape(live.train_y.numpy(), positions)
     if shape == "class":
         split = make_split(live, ForgetSpec(kind="class", classes=tuple(class_idx)), seed=seed)
@@ -200,6 +201,7 @@ def plan_forget(model: nn.Module | None, data: Dataset, delete_ids: Iterable[Any
             f"({', '.join(live.classes[:12])}{', ...' if len(live.classes) > 12 else ''}); give the class names in "
             "logit order (classes= / a 'classes' array) so that they match."
         )
+    check_fit(model, live, seed=seed, device=device)  # a permuted label order is refused here, before any work
     before_bytes = weights_bytes(model)
     return ForgetPlan(model, arch, live, split, shape, [live.classes[c] for c in class_idx], tuple(new_ids), already, est,
                  choice, led, seq, before_bytes, len(dropped_pos))
