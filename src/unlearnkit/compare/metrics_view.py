@@ -1,0 +1,91 @@
+"""The metrics view: recorded headline metrics side by side, golden-free metrics with intervals, marks,
+and for ``forget`` outputs the verdict of each request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from unlearnkit.compare.sources import Collection
+from unlearnkit.metrics import evaluate
+from unlearnkit.report.aggregate import aggregate_runs
+
+#: The golden-free metrics computed for every model on the page (METRICS.md).
+GOLDEN_FREE = ("heldout_auc", "heldout_acc_gap")
+
+
+def golden_free(col: Collection) -> dict[str, Any]:
+    """``heldout_auc`` and ``heldout_acc_gap`` (and ``heldout_class_acc`` in class scenarios) of every
+    model, each with its seeded bootstrap 95% interval, as ``evaluate`` computes them.
+
+    Returns:
+        ``{"metrics": [...], "values": {model: {metric: [value, low, high] | None}},
+        "absent": {metric: reason}, "cards": {metric: card}}``.
+    """
+    names = list(GOLDEN_FREE) + (["heldout_class_acc"] if col.split.kind in ("class", "subclass") else [])
+    values: dict[str, dict[str, list[float] | None]] = {}
+    absent: dict[str, str] = {}
+    cards: dict[str, Any] = {}
+    for m in col.models:
+        report = evaluate(m.model, col.split, metrics=names, seed=col.seed)
+        row, iv = report.rows.get("unlearned", {}), report.intervals.get("unlearned", {})
+        values[m.label] = {n: ([row[n], *iv.get(n, (row[n], row[n]))] if n in row else None) for n in names}
+        absent.update({n: r for n, r in report.absent.items() if n not in absent})
+        cards.update({n: c.to_dict() for n, c in report.cards.items()})
+    return {"metrics": names, "values": values, "absent": absent, "cards": cards}
+
+
+def _recorded(col: Collection) -> list[tuple[str, dict[str, Any]]]:
+    """(subject label, recorded report dict) of every subject that has one."""
+    if col.kind == "runs":
+        return [(m.label, m.info.get("metrics") or {}) for m in col.subjects if m.info.get("metrics")]
+    return [(label, rec["headline"]) for label, rec in col.records.items() if rec.get("headline")]
+
+
+def headline(col: Collection) -> dict[str, Any] | None:
+    """The recorded headline metrics of the reference, golden and each subject model, side by side with
+    each subject's |gap| to golden; ``None`` when no subject has recorded metrics (a ``forget`` output
+    made without ``--retrain``)."""
+    recorded = _recorded(col)
+    if not recorded:
+        return None
+    first = recorded[0][1]
+    metrics = [n for n in first.get("metrics", []) if n in first.get("rows", {}).get("unlearned", {})]
+    columns = {col.reference.label: first["rows"].get("original", {}), "golden": first["rows"].get("golden", {})}
+    gaps = {}
+    for label, rep in recorded:
+        columns[label] = rep["rows"].get("unlearned", {})
+        gaps[label] = rep.get("gaps", {})
+    table = {c: {n: vals.get(n) for n in metrics} for c, vals in columns.items() if vals}
+    cards = {n: first.get("cards", {}).get(n) for n in metrics}
+    return {"metrics": metrics, "values": table, "gaps": gaps, "cards": cards}
+
+
+def marks(col: Collection) -> dict[str, list[str]]:
+    """The report's marks on each run ("did nothing", "overshoots ua", "mia attack collapsed"...)."""
+    out: dict[str, list[str]] = {}
+    for m in col.subjects:
+        row = m.info.get("row")
+        if row is None:
+            continue
+        scenarios = aggregate_runs([row])
+        out[m.label] = list(scenarios[0].variants[0].marks) if scenarios and scenarios[0].variants else []
+    return out
+
+
+def verdicts(col: Collection) -> dict[str, Any]:
+    """For ``forget`` outputs: each request's verdict, its sentence, warnings and Δ heldout_acc_gap."""
+    out = {}
+    for label, rec in col.records.items():
+        ev = rec.get("evidence") or {}
+        out[label] = {k: ev.get(k) for k in ("verdict", "verdict_title", "verdict_text", "warnings", "change",
+                                              "sizes")}
+    return out
+
+
+def metrics_view(col: Collection) -> dict[str, Any]:
+    """Everything the metrics view shows."""
+    return {"headline": headline(col), "golden_free": golden_free(col), "marks": marks(col),
+            "verdicts": verdicts(col)}
+
+
+__all__ = ["GOLDEN_FREE", "golden_free", "headline", "marks", "metrics_view", "verdicts"]
