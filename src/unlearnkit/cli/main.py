@@ -7,12 +7,12 @@ import errno
 import sys
 from typing import Sequence
 
-from unlearnkit.cli import bench, catalogue, experiment, forget, ledger, theory
+from unlearnkit.cli import bench, catalogue, compare, experiment, forget, ledger, theory
 from unlearnkit.cli.common import Parser
 from unlearnkit.errors import UnlearnkitError
 
 #: The command groups, in the order ``unlearnkit --help`` lists them.
-GROUPS = (experiment, bench, theory, catalogue, forget, ledger)
+GROUPS = (experiment, bench, theory, catalogue, forget, ledger, compare)
 
 #: Errors of the file system a user causes (a read-only or full disk, a file where a folder
 #: belongs): one line and exit code 2, like bad input.
