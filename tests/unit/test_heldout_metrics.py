@@ -66,8 +66,13 @@ def test_acc_gap_and_class_acc_by_hand():
 
 def test_too_few_samples_for_the_interval_names_the_minimum():
     z, y = logits_with_loss([1.0] * 10)
-    with pytest.raises(ConfigError, match=f"at least {H.MIN_HELDOUT} samples in D_f and in V_f"):
-        H.heldout_auc(z, y, z, y)
+    z40, y40 = logits_with_loss([1.0] * 40)
+    with pytest.raises(ConfigError, match=f"V_f .* has 10, the minimum for an interval is {H.MIN_HELDOUT}") as e:
+        H.heldout_auc(z40, y40, z, y)
+    assert "\n" not in str(e.value)
+    z5, y5 = logits_with_loss([1.0] * 5)
+    with pytest.raises(ConfigError, match=f"D_f has 5 records; the minimum for an interval is {H.MIN_FORGET}"):
+        H.heldout_acc_gap(z5, y5, z40, y40)
 
 
 def test_evaluate_keeps_the_intervals_and_prints_them(val_random_split, val_original):

@@ -316,8 +316,11 @@ class FakeSplit:
     test_retain: torch.Tensor | None = None
     label_set: str = "fine"
     val_forget: torch.Tensor | None = None
+    val: torch.Tensor | None = None
 
     def __post_init__(self):
+        if getattr(self.dataset, "val_y", None) is not None and self.val is None:
+            self.val = torch.arange(len(self.dataset.val_y))
         if getattr(self.dataset, "val_y", None) is not None and self.val_forget is None:
             from unlearnkit.data.split import draw_val_forget
 

@@ -228,16 +228,16 @@ def _svc_fit(ctx, feature: str):
     def fit(c):
         zm, ym = c.member_logits()
         members = mia.attack_feature(zm, ym, feature)
-        nonmembers = mia.attack_feature(c.logits("test_star"), c.labels("test_star"), feature)
+        nonmembers = mia.attack_feature(*c.nonmember_logits(), feature)
         return members, mia.fit_svc_attack(members, nonmembers)
 
     return ctx.cached(f"svc_attack:{feature}", fit)
 
 
 _SVC_TEXT = (
-    "SVC(C=3, gamma='auto', rbf) on {what}; members = seeded random subset of D_r of size "
-    "min(|D_t*|, |D_r|) (label 1, or the first ones with members='first'), non-members = D_t* (label 0); "
-    "100 x fraction of D_f predicted non-member"
+    "SVC(C=3, gamma='auto', rbf) on {what}, fitted on equal classes, m = min(|D_t*|, |D_r|): members = seeded "
+    "random subset of m samples of D_r (label 1, or the first m with members='first'), non-members = seeded random "
+    "subset of m samples of D_t* (label 0); 100 x fraction of D_f predicted non-member"
 )
 
 

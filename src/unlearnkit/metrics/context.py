@@ -208,7 +208,7 @@ class EvalContext:
             if name in self._logits or name in self._missing:  # scored meanwhile by the prefetcher
                 return
             sub_name = self._subset_name(name)
-            if sub_name == "val_forget" and getattr(self.split, "val_forget", None) is None:
+            if sub_name == "val_forget" and getattr(self.split, "val", None) is None:
                 self._missing[name] = (
                     "needs a validation slice V, which this split's dataset has not (dataset option train_subset=N or "
                     "val_size=N, --data-option val_size=N)"
@@ -294,6 +294,21 @@ class EvalContext:
             return torch.as_tensor(mia.select_members(n_retain, n_test, seed=ctx.seed, members=ctx.mia_members))
 
         return self.cached("mia_members", choose)
+
+    def mia_nonmember_positions(self) -> torch.Tensor:
+        """Positions in D_t* of the SVC attack's non-members: as many as its members (equal classes)."""
+
+        def choose(ctx: EvalContext) -> torch.Tensor:
+            n_test = len(ctx.logits("test_star"))
+            n_retain = len(ctx.split.subset("retain"))
+            return torch.as_tensor(mia.select_nonmembers(n_retain, n_test, seed=ctx.seed))
+
+        return self.cached("mia_nonmembers", choose)
+
+    def nonmember_logits(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and labels of the SVC attack's non-members of D_t*."""
+        positions = self.mia_nonmember_positions()
+        return self.logits("test_star")[positions], self.labels("test_star")[positions]
 
     def member_logits(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits and labels of the SVC attack's members of D_r.

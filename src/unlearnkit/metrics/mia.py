@@ -1,8 +1,10 @@
 """Membership-inference scores of METRICS.md, as pure functions of logits and labels.
 
 * ``mia_efficacy`` (and its ``entropy`` / ``mentropy`` / ``correct`` variants): an RBF SVC trained
-  on one scalar feature, members = a seeded subset of D_r (label 1), non-members = D_t* (label 0);
-  the score is 100 × the fraction of D_f predicted non-member.
+  on one scalar feature on equal classes, m = min(|D_t*|, |D_r|): members = a seeded subset of m
+  samples of D_r (label 1), non-members = a seeded subset of m samples of D_t* (label 0); the score
+  is 100 × the fraction of D_f predicted non-member. ``mia_member_recall``: the same SVC's recall
+  on its own members (below 50 = collapsed).
 * ``entropy_member_rate``: balanced logistic regression on the entropy, D_r (1) vs D_t* (0);
   100 × the fraction of D_f predicted member.
 * ``loss_cv_accuracy`` / ``indiscernibility``: can a logistic regression on the per-sample loss tell
@@ -126,7 +128,7 @@ def attack_feature(logits, labels, feature: str = "confidence") -> np.ndarray:
 
 # ------------------------------------------------------------------------------------ SVC attack
 def select_members(n_retain: int, n_test: int, *, seed: int, members: str = "random") -> np.ndarray:
-    """Positions in D_r of the attack's member samples: min(|D_t*|, |D_r|) of them, sorted.
+    """Positions in D_r of the attack's member samples: m = min(|D_t*|, |D_r|) of them, sorted.
 
     ``members="random"`` draws them without replacement from ``numpy_rng(seed, "mia", "members")``;
     ``members="first"`` takes the first ones (the reference code of the fine-tuning papers).
@@ -146,6 +148,28 @@ def select_members(n_retain: int, n_test: int, *, seed: int, members: str = "ran
         return np.arange(k, dtype=np.int64)
     rng = numpy_rng(seed, "mia", "members")
     return np.sort(rng.choice(int(n_retain), size=k, replace=False)).astype(np.int64)
+
+
+def select_nonmembers(n_retain: int, n_test: int, *, seed: int) -> np.ndarray:
+    """Positions in D_t* of the attack's non-member samples: as many as the members, sorted.
+
+    METRICS.md fits the SVC on equal classes: m = min(|D_t*|, |D_r|) non-members, all of D_t* when
+    |D_t*| <= |D_r|, else a seeded subset drawn from ``numpy_rng(seed, "mia", "nonmembers")`` (with
+    either choice of members).
+
+    Example:
+        >>> select_nonmembers(10, 3, seed=0).tolist()
+        [0, 1, 2]
+        >>> len(select_nonmembers(2, 30, seed=0))
+        2
+    """
+    if n_retain < 0 or n_test < 0:
+        raise ConfigError("set sizes must be non-negative")
+    k = min(int(n_retain), int(n_test))
+    if k == n_test:
+        return np.arange(k, dtype=np.int64)
+    rng = numpy_rng(seed, "mia", "nonmembers")
+    return np.sort(rng.choice(int(n_test), size=k, replace=False)).astype(np.int64)
 
 
 def fit_svc_attack(member_features, nonmember_features, *, class_weight=None):
@@ -241,10 +265,11 @@ def mia_efficacy(
 
     Args:
         retain_logits, retain_labels: the model's logits and labels on D_r (members are drawn from it).
-        test_logits, test_labels: on D_t* (D_t in random scenarios, D_t,r in class scenarios).
+        test_logits, test_labels: on D_t* (D_t in random scenarios, D_t,r in class scenarios); the
+            non-members are drawn from it, as many as the members (``select_nonmembers``).
         forget_logits, forget_labels: on D_f, the samples scored.
-        seed: seeds the choice of members (``members="random"``).
-        members: ``"random"`` (seeded subset of D_r) or ``"first"`` (first |D_t*| retain rows).
+        seed: seeds the choice of members (``members="random"``) and of non-members (when |D_t*| > |D_r|).
+        members: ``"random"`` (seeded subset of D_r) or ``"first"`` (the first m retain rows).
         feature: ``"confidence"`` (headline ``mia_efficacy``), ``"entropy"``, ``"mentropy"`` or ``"correct"``.
 
     Returns:
@@ -256,11 +281,38 @@ def mia_efficacy(
         >>> mia_efficacy([hi] * 6, [0] * 6, [lo] * 4, [0] * 4, [hi, lo, lo, lo], [0] * 4, seed=0)
         75.0
     """
+    member_f, nonmember_f = _attack_features(retain_logits, retain_labels, test_logits, test_labels, seed=seed,
+                                             members=members, feature=feature)
+    zf, yf = _checked(forget_logits, forget_labels, "forget")
+    return svc_attack(member_f, nonmember_f, attack_feature(zf, yf, feature))
+
+
+def mia_member_recall(retain_logits, retain_labels, test_logits, test_labels, *, seed: int, members: str = "random",
+                      feature: str = "confidence") -> float:
+    """``mia_member_recall``: 100 × the fraction of the attack's own members it predicts member.
+
+    The same members, non-members and SVC as ``mia_efficacy`` with the same arguments. Below 50 the
+    attack has collapsed, and its ``mia_efficacy`` says nothing about D_f.
+
+    Example:
+        >>> import math
+        >>> hi, lo = [math.log(9.0), 0.0], [0.0, math.log(9.0)]
+        >>> mia_member_recall([hi] * 6, [0] * 6, [lo] * 4, [0] * 4, seed=0)
+        100.0
+    """
+    member_f, nonmember_f = _attack_features(retain_logits, retain_labels, test_logits, test_labels, seed=seed,
+                                             members=members, feature=feature)
+    return svc_member_recall(member_f, nonmember_f)
+
+
+def _attack_features(retain_logits, retain_labels, test_logits, test_labels, *, seed: int, members: str,
+                     feature: str) -> tuple[np.ndarray, np.ndarray]:
+    """The feature of the attack's m members (from D_r) and m non-members (from D_t*)."""
     zr, yr = _checked(retain_logits, retain_labels, "retain")
     zt, yt = _checked(test_logits, test_labels, "test")
-    zf, yf = _checked(forget_logits, forget_labels, "forget")
-    idx = torch.as_tensor(select_members(len(yr), len(yt), seed=seed, members=members))
-    return svc_attack(attack_feature(zr[idx], yr[idx], feature), attack_feature(zt, yt, feature), attack_feature(zf, yf, feature))
+    mi = torch.as_tensor(select_members(len(yr), len(yt), seed=seed, members=members))
+    ni = torch.as_tensor(select_nonmembers(len(yr), len(yt), seed=seed))
+    return attack_feature(zr[mi], yr[mi], feature), attack_feature(zt[ni], yt[ni], feature)
 
 
 # ----------------------------------------------------------------------------- logistic attacks
