@@ -186,6 +186,56 @@ def test_mia_member_recall_fits_the_attack_once_and_leaves_mia_efficacy_unchange
     assert 0.0 <= both.rows["unlearned"]["mia_member_recall"] <= 100.0
 
 
+def test_select_nonmembers_equal_classes():
+    assert mia.select_nonmembers(10, 3, seed=0).tolist() == [0, 1, 2]  # |D_t*| <= |D_r|: all of D_t*
+    b = mia.select_nonmembers(30, 100, seed=1)
+    assert len(b) == 30 and len(set(b.tolist())) == 30 and b.tolist() == sorted(b.tolist()) and b.max() < 100
+    assert b.tolist() == mia.select_nonmembers(30, 100, seed=1).tolist()
+    assert b.tolist() != mia.select_nonmembers(30, 100, seed=2).tolist()
+    assert len(mia.select_members(30, 100, seed=1)) == len(b)
+
+
+def test_equal_classes_keep_the_attack_from_collapsing():
+    # 100 members of D_r: 70 at p_y = 0.99, 30 at 0.6. 200 test rows: 90 at 0.99, 110 at 0.6. Members are
+    # clearly more confident (70% against 45% at 0.99), but fitted on all 200 non-members the SVC sees more
+    # non-members than members at both values and calls everything non-member: recall 0, mia_efficacy 100.
+    hi, mid = [math.log(99.0), 0.0], [math.log(1.5), 0.0]  # p_y = 0.99 and 0.6 for label 0
+    retain, test = [hi] * 70 + [mid] * 30, [hi] * 90 + [mid] * 110
+    zr, zt = torch.tensor(retain), torch.tensor(test)
+    yr, yt = torch.zeros(100, dtype=torch.int64), torch.zeros(200, dtype=torch.int64)
+    fr, ft = mia.attack_feature(zr, yr), mia.attack_feature(zt, yt)
+    unequal = mia.fit_svc_attack(fr, ft)
+    assert mia.svc_member_recall(fr, ft, clf=unequal) == 0.0
+    # Equal classes: 100 non-members drawn from the test rows. Worked out from the draw: the SVC calls
+    # 0.99 a member when the members outnumber the drawn non-members there, and 0.6 a non-member.
+    picked = mia.select_nonmembers(100, 200, seed=5)
+    n_hi = int((picked < 90).sum())
+    assert 30 < n_hi < 70  # the draw holds between 30 and 70 of the 90 confident test rows (here ~45)
+    recall = mia.mia_member_recall(zr, yr, zt, yt, seed=5)
+    assert recall == 70.0  # the 70 confident members are called members, the 30 at 0.6 are not
+    forget = [hi] * 3 + [mid]  # D_f: three look like members, one like a non-member
+    assert mia.mia_efficacy(zr, yr, zt, yt, forget, [0] * 4, seed=5) == 25.0
+    assert mia.mia_efficacy(zr, yr, zt, yt, forget, [0] * 4, seed=5, members="first") == 25.0
+
+
+def test_the_registry_fits_the_svc_on_equal_classes(trio, monkeypatch):
+    _, _, _, unlearned = trio["random"]
+    split = random_split(trio["random"][0].dataset, fraction=0.9)  # |D_r| < |D_t|: non-members are drawn
+    assert len(split.retain) < len(split.test)
+    sizes = []
+    real_fit = mia.fit_svc_attack
+    monkeypatch.setattr(mia, "fit_svc_attack", lambda m, n: sizes.append((len(m), len(n))) or real_fit(m, n))
+    report = evaluate(unlearned, split, metrics=["mia_efficacy", "mia_member_recall"], seed=4)
+    n_r, n_t = len(split.retain), len(split.test)
+    assert sizes == [(min(n_r, n_t), min(n_r, n_t))]
+    zr, yr = compute_logits(unlearned, split.subset("retain")), split.subset("retain").labels
+    zt, yt = compute_logits(unlearned, split.subset("test")), split.subset("test").labels
+    zf, yf = compute_logits(unlearned, split.subset("forget")), split.subset("forget").labels
+    monkeypatch.setattr(mia, "fit_svc_attack", real_fit)
+    assert report["mia_efficacy"] == mia.mia_efficacy(zr, yr, zt, yt, zf, yf, seed=4)
+    assert report["mia_member_recall"] == mia.mia_member_recall(zr, yr, zt, yt, seed=4)
+
+
 HI = [LN9, 0.0]  # label 0: p_y = 0.9, correct, low entropy
 LO = [0.0, LN9]  # label 0: p_y = 0.1, wrong
 CONF = [5.0, 0.0]  # label 0: confident and right (low entropy, low modified entropy)
