@@ -105,10 +105,11 @@ def collect_forget(folders: Sequence[str | os.PathLike], data: Dataset, *,
     plan = plan_forget(before_model, data, rec["request"]["ids"], method=rec["method"]["name"],
                        params=rec["method"].get("params") or {}, seed=seed)
     models = [Compared("before", "reference", before_model, {"sha256": rec["model"]["before_sha256"]})]
-    golden = Path(first) / "golden.safetensors"
-    if golden.is_file():
+    with_golden = [f for f in names if (Path(f) / "golden.safetensors").is_file()]
+    if with_golden:  # the first folder made with --retrain
+        golden = Path(with_golden[0]) / "golden.safetensors"
         models.append(Compared("golden", "reference", _load(arch, rec, golden, "", "the golden model"),
-                               {"folder": first}))
+                               {"folder": with_golden[0]}))
     labels = [records[f]["method"]["name"] for f in names]
     out_records = {}
     for f, label in zip(names, labels):

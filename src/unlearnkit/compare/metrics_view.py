@@ -73,12 +73,18 @@ def marks(col: Collection) -> dict[str, list[str]]:
 
 
 def verdicts(col: Collection) -> dict[str, Any]:
-    """For ``forget`` outputs: each request's verdict, its sentence, warnings and Δ heldout_acc_gap."""
+    """For ``forget`` outputs: each request's verdict, its sentence, warnings, margins and the statistics
+    it rests on (each with its interval and margin), from the evidence record."""
     out = {}
     for label, rec in col.records.items():
         ev = rec.get("evidence") or {}
-        out[label] = {k: ev.get(k) for k in ("verdict", "verdict_title", "verdict_text", "warnings", "change",
-                                              "sizes")}
+        entry = {k: ev.get(k) for k in ("verdict", "verdict_title", "verdict_text", "warnings", "change", "sizes",
+                                        "margins", "basis")}
+        detail = ev.get("detail") if isinstance(ev.get("detail"), dict) else {}
+        entry["stats"] = [{k: s.get(k) for k in ("name", "value", "low", "high", "unit", "margin")}
+                          for q in ("forget", "kept") for s in (detail.get(q) or {}).get("stats", [])
+                          if isinstance(s, dict)]
+        out[label] = entry
     return out
 
 

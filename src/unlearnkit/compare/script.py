@@ -44,6 +44,12 @@ function metrics() {
     el("h3", {}, div, label + ": " + v.verdict_title);
     el("p", {}, div, v.verdict_text);
     if (v.change) el("p", {}, div, "Δ heldout_acc_gap " + fmt(v.change.value, 1) + " pp [" + fmt(v.change.low, 1) + ", " + fmt(v.change.high, 1) + "]");
+    for (const st of v.stats || []) {
+      const u = st.unit === undefined || st.unit === null ? "" : st.unit, d = u === "" ? 3 : 1;
+      el("p", {}, div, st.name + " " + fmt(st.value, d) + u + " [" + fmt(st.low, d) + ", " + fmt(st.high, d) + "]" +
+        (st.margin !== null && st.margin !== undefined ? " · margin " + (typeof st.margin === "number" ? fmt(st.margin, d) : JSON.stringify(st.margin)) : ""));
+    }
+    if (v.margins) el("p", {class: "note"}, div, "Margins: " + v.margins + (v.basis ? " (verdict " + v.basis + ")" : ""));
     for (const w of v.warnings || []) el("p", {class: "warn"}, div, "⚠ " + w);
     n++;
   }
@@ -151,28 +157,42 @@ function matrix() {
 function embedding() {
   const box = document.getElementById("view-embedding"), E = D.embedding;
   if (E.absent) { el("p", {class: "note"}, box, "Absent: " + E.absent); done("view-embedding", 0); return; }
-  const all = Object.values(E.points).flat();
-  const xs = all.map(p => p[0]), ys = all.map(p => p[1]);
-  const x0 = Math.min(...xs), x1 = Math.max(...xs), y0 = Math.min(...ys), y1 = Math.max(...ys), S = 260;
-  const sx = v => 8 + (S - 16) * (v - x0) / ((x1 - x0) || 1), sy = v => S - 8 - (S - 16) * (v - y0) / ((y1 - y0) || 1);
-  let n = 0;
-  const nc = D.classes.length;
-  for (const [m, pts] of Object.entries(E.points)) {
-    const fig = el("figure", {}, box);
-    const cv = el("canvas", {width: S, height: S, class: "embed", "data-model": m}, fig), ctx = cv.getContext("2d");
-    const order = [...pts.keys()].sort((a, b) => (E.set_of[a] === "forget") - (E.set_of[b] === "forget"));
-    for (const i of order) {
-      const s = E.set_of[i], c = classColour(E.labels[i], nc);
-      ctx.beginPath();
-      ctx.arc(sx(pts[i][0]), sy(pts[i][1]), s === "forget" ? 3.2 : 2, 0, 2 * Math.PI);
-      if (s === "val") { ctx.strokeStyle = c; ctx.lineWidth = 1; ctx.stroke(); }
-      else { ctx.fillStyle = c; ctx.globalAlpha = s === "retain" ? 0.45 : 1; ctx.fill(); ctx.globalAlpha = 1;
-             if (s === "forget") { ctx.strokeStyle = "#000"; ctx.lineWidth = 1; ctx.stroke(); } }
-      n++;
-    }
-    el("figcaption", {style: "color:" + colour[m]}, fig, m);
+  const lab = el("label", {}, box), same = el("input", {type: "checkbox", id: "embed-same-axes"}, lab);
+  same.checked = true;
+  lab.appendChild(document.createTextNode(" same axes for every model (untick to zoom each model to its own points)"));
+  const holder = el("div", {}, box), S = 260, nc = D.classes.length;
+  function extent(pts) {
+    const xs = pts.map(p => p[0]), ys = pts.map(p => p[1]);
+    return [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
   }
-  done("view-embedding", n);
+  function draw() {
+    holder.innerHTML = "";
+    const shared = extent(Object.values(E.points).flat());
+    let n = 0;
+    for (const [m, pts] of Object.entries(E.points)) {
+      const [x0, x1, y0, y1] = same.checked ? shared : extent(pts);
+      const sx = v => 8 + (S - 16) * (v - x0) / ((x1 - x0) || 1), sy = v => S - 8 - (S - 16) * (v - y0) / ((y1 - y0) || 1);
+      const fig = el("figure", {}, holder);
+      const cv = el("canvas", {width: S, height: S, class: "embed", "data-model": m}, fig), ctx = cv.getContext("2d");
+      const order = [...pts.keys()].sort((a, b) => (E.set_of[a] === "forget") - (E.set_of[b] === "forget"));
+      for (const i of order) {
+        const s = E.set_of[i], c = classColour(E.labels[i], nc);
+        ctx.beginPath();
+        ctx.arc(sx(pts[i][0]), sy(pts[i][1]), s === "forget" ? 3.2 : 2, 0, 2 * Math.PI);
+        if (s === "val") { ctx.strokeStyle = c; ctx.lineWidth = 1; ctx.stroke(); }
+        else { ctx.fillStyle = c; ctx.globalAlpha = s === "retain" ? 0.45 : 1; ctx.fill(); ctx.globalAlpha = 1;
+               if (s === "forget") { ctx.strokeStyle = "#000"; ctx.lineWidth = 1; ctx.stroke(); } }
+        n++;
+      }
+      el("figcaption", {style: "color:" + colour[m]}, fig, m);
+    }
+    const sizes = Object.entries(E.sizes).map(([s, v]) => v + " of " + D.sets[s].title).join(", ");
+    el("p", {class: "note"}, holder, "PCA fitted on " + E.fitted_on + "'s features (" + (100 * E.explained).toFixed(1) +
+       "% of their variance); " + sizes + (E.left_out.length ? "; left out (other feature width): " + E.left_out.join(", ") : ""));
+    done("view-embedding", n);
+  }
+  same.addEventListener("change", draw);
+  draw();
 }
 
 // ---------------------------------------------------------------- layer-wise CKA
