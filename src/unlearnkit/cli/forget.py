@@ -33,7 +33,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--heldout-size", type=float, default=0.5, metavar="N",
                    help="without --heldout: the share (0-1] or count (> 1) of the test part carved out; default 0.5")
     p.add_argument("--data-option", dest="data_options", action="append", default=[], metavar="KEY=VALUE",
-                   help="id_column, label_column, image_size, grayscale, scale, mean, std (repeatable)")
+                   help="id_column, label_column, image_size, grayscale, scale, mean, std, classes (repeatable)")
+    p.add_argument("--classes", metavar="FILE", help="the class names in the model's logit order, one per line "
+                   "(image folders and tables otherwise sort them by name)")
     p.add_argument("--method", default="auto", help="a method name (unlearnkit list methods) or auto (default): the "
                    "method our benchmark recommends for the request's shape")
     p.add_argument("params", nargs="*", metavar="KEY=VALUE", help="method parameters (not with --method auto)")
@@ -59,6 +61,7 @@ def forget_command(args: argparse.Namespace) -> int:
     from unlearnkit.data.record_files import load_records
     from unlearnkit.data.records import read_ids_file
     from unlearnkit.deletion import ArchSpec, Ledger, forget, load_weights_into, read_state_dict
+    from unlearnkit.deletion.recovery import check_writable
     from unlearnkit.methods import METHODS
     from unlearnkit.models import MODELS
 
@@ -73,17 +76,26 @@ def forget_command(args: argparse.Namespace) -> int:
     if args.dry_run and not args.ledger:
         raise ConfigError("--dry-run needs --ledger (without a ledger nothing is recorded anyway).")
     out = Path(args.out)
+    ledger = Ledger(args.ledger) if args.ledger else None
+    if _recover(ledger, out, args.request):
+        return 0
     if out.exists():
         raise ConfigError(f"Output directory {out} already exists; give a new one (nothing is overwritten).")
-    ledger = Ledger(args.ledger) if args.ledger else None
+    check_writable(out)
     latest = 0
     if ledger is not None:
         latest = ledger.check().n_entries
     ids = read_ids_file(args.request)
     size = args.heldout_size
     heldout_size = int(size) if size > 1 and float(size).is_integer() else size
-    data = load_records(args.data, heldout=args.heldout, heldout_size=heldout_size, seed=args.seed,
-                        **loose_pairs(args.data_options))
+    options = loose_pairs(args.data_options)
+    if args.classes is not None:
+        if "classes" in options:
+            raise ConfigError("Give the class order once: --classes FILE or --data-option classes=..., not both.")
+        if not Path(args.classes).is_file():
+            raise ConfigError(f"Classes file {args.classes} does not exist (one class name per line, logit order).")
+        options["classes"] = args.classes
+    data = load_records(args.data, heldout=args.heldout, heldout_size=heldout_size, seed=args.seed, **options)
     arch_kwargs = loose_pairs(args.arch_args)
     arch = None
     if args.arch:
@@ -117,6 +129,32 @@ def forget_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _recover(ledger, out: Path, request: str) -> bool:
+    """Finish or remove what killed requests left (notes on stderr); True when ``out`` now holds this very request."""
+    import sys
+
+    from unlearnkit.data.records import read_ids_file
+    from unlearnkit.deletion.ledger import ids_sha256
+    from unlearnkit.deletion.recovery import recover
+
+    existed = out.exists()
+    for note in recover(ledger, out.parent):
+        print(f"note: {note}", file=sys.stderr)
+    entry_file = out / "ledger-entry.json"
+    if existed or not entry_file.is_file() or not Path(request).is_file():
+        return False
+    try:
+        entry = json.loads(entry_file.read_text())
+    except ValueError:
+        return False
+    if entry.get("ids_sha256") != ids_sha256(read_ids_file(request)):
+        raise ConfigError(f"Output directory {out} now holds request {entry.get('request_id')}, finished from an "
+                          "interrupted run; give a new --out for this request.")
+    print(f"{out} holds this request, recorded as {entry.get('request_id')} (entry {entry.get('seq')}, hash "
+          f"{entry.get('hash')}); nothing more to do.")
+    return True
+
+
 def _recipe(name: str | None, overrides: list[str]):
     """The ``--retrain`` recipe: a preset name, or a TOML file of ``Recipe`` fields (top level or ``[recipe]``)."""
     import tomllib
@@ -142,13 +180,6 @@ def _recipe(name: str | None, overrides: list[str]):
     return Recipe(**{**fields, **parse_overrides(overrides, Recipe, owner=f"recipe {name}")})
 
 
-def _est(e: dict | None, unit: str) -> str:
-    if e is None:
-        return "—"
-    d = 3 if unit == "" else 1
-    return f"{e['value']:.{d}f}{unit} [{e['low']:.{d}f}, {e['high']:.{d}f}]"
-
-
 def _print_result(result) -> None:
     r = result.record
     req, method, ev = r["request"], r["method"], r["evidence"]
@@ -163,18 +194,21 @@ def _print_result(result) -> None:
     if method.get("choice"):
         print(f"  chosen by --method auto for {method['choice']['why']} (see {method['choice']['source']})")
     print(f"verdict: {ev['verdict_title']}. {ev['verdict_text']}")
+    print(f"  {'from the comparison with the retrained model' if ev['basis'] == 'golden' else 'golden-free'}; "
+          f"{ev['margins']}")
     for w in ev["warnings"]:
         print(f"warning: {w}")
-    print(f"{'':18s} {'before':>24s} {'after':>24s}")
-    for name, unit in (("heldout_auc", ""), ("heldout_acc_gap", " pp"), ("heldout_class_acc", "%")):
-        m = ev["metrics"][name]
-        if m["before"] is None and m["after"] is None:
-            continue
-        print(f"{name:18s} {_est(m['before'], unit):>24s} {_est(m['after'], unit):>24s}")
+    from unlearnkit.deletion.evidence import LABELS, fmt
+
+    print(f"{'':42s} {'interval':>28s}  position")
+    for q in ("forget", "kept"):
+        for st in ev["detail"].get(q, {}).get("stats", []):
+            print(f"{LABELS.get(st['name'], st['name']):42s} {fmt(st):>28s}  {st['position']}")
     labels = {"deleted": "acc deleted", "retained": "acc retained", "heldout": "acc held-out",
               "heldout_forget": "acc held-out V_f"}
+    print(f"{'':18s} {'before':>24s} {'after':>24s}")
     for key, label in labels.items():
-        a = ev["accuracy"][key]
+        a = ev["accuracy"].get(key, {"before": None, "after": None})
         if a["before"] is not None or a["after"] is not None:
             cells = [f"{v:>23.2f}%" if v is not None else f"{'—':>24s}" for v in (a["before"], a["after"])]
             print(f"{label:18s} {cells[0]} {cells[1]}")
@@ -190,5 +224,7 @@ def _print_result(result) -> None:
     led = r.get("ledger")
     if led and not led["dry_run"]:
         print(f"ledger: {led['path']} entry {led['seq']}, hash {led['entry_hash']}")
+        if led.get("keep_head"):
+            print(f"  {led['keep_head']}")
     elif led:
         print(f"ledger: {led['path']} (dry run: nothing recorded)")

@@ -17,8 +17,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,9 +33,11 @@ from unlearnkit.data.records import check_request_ids, drop_train, with_heldout
 from unlearnkit.data.split import make_split
 from unlearnkit.deletion.auto import recommend, request_shape
 from unlearnkit.deletion.evidence import Evidence, compute_evidence
+from unlearnkit.deletion.judge import check_heldout
 from unlearnkit.deletion.ledger import Ledger, LedgerError, ids_sha256, now_iso
 from unlearnkit.deletion.modelio import ArchSpec, weights_bytes
 from unlearnkit.deletion.preflight import check_fit, resolve_request
+from unlearnkit.deletion.recovery import check_writable, keep_head_note, publish, recover
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.front_door import make_method, method_name, unlearn
 from unlearnkit.metrics import HEADLINE, Report, evaluate
@@ -267,30 +267,30 @@ def forget(
         >>> data = Dataset.from_arrays(x[:200], y[:200], ids=[f"r{i}" for i in range(200)], test=(x[200:], y[200:]))
         >>> model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
         >>> result = forget(model, data, [f"r{i}" for i in range(40)], method="finetune", params={"epochs": 1})
-        >>> result.evidence.verdict in ("forgotten", "not_forgotten", "unseen_before", "inconclusive", "over_forgotten")
+        >>> result.evidence.verdict in ("forgotten", "not_forgotten", "over_forgotten", "damaged", "inconclusive")
         True
     """
+    ledger = ledger if isinstance(ledger, Ledger) or ledger is None else Ledger(ledger)
+    recovered = recover(ledger, None if out is None else Path(out).parent)  # requests killed before: finished or removed
     if out is not None:
         out = Path(out)
         if out.exists() or out.is_symlink():
-            raise ConfigError(f"Output directory {out} already exists; give a new one (nothing is overwritten).")
+            done = "; ".join(n for n in recovered if str(out) in n)
+            raise ConfigError(f"{done}." if done else
+                              f"Output directory {out} already exists; give a new one (nothing is overwritten).")
+        check_writable(out)
     if retrain is not None and not isinstance(retrain, Recipe):
         raise ConfigError(f"retrain must be a Recipe (unlearnkit.get_recipe(...)) or None; got {type(retrain).__name__}.")
     if dry_run and ledger is None:
         raise ConfigError("dry_run only makes sense with a ledger (nothing else is recorded).")
     plan = plan_forget(model, data, delete_ids, method=method, params=params, heldout=heldout, ledger=ledger, arch=arch,
                        seed=seed, device=device)
+    check_heldout(plan.split)  # V must carry the verdict: every class of D_f, enough records of them
 
     result = unlearn(plan.before, plan.split, plan.estimator, seed=seed, device=device)
     after = result.model.to("cpu").eval()
     after_bytes = weights_bytes(after)
     sha_before, sha_after = _sha(plan.before_bytes), _sha(after_bytes)
-    evidence = compute_evidence(plan.before, after, plan.split, shape=plan.shape, classes=plan.classes, seed=seed,
-                                device=device, weights_changed=sha_before != sha_after)
-    if evidence.destroyed:
-        raise ConfigError(f"The unlearned model's outputs are NaN or infinite: {method_name(plan.estimator)} with "
-                          f"{_jsonable(result.params)} destroyed the model. Nothing was written; try other parameters "
-                          "(a smaller lr, fewer epochs) or another method.")
     headline = golden = None
     golden_info = None
     if retrain is not None:
@@ -299,6 +299,12 @@ def forget(
                             metrics=_with_companions(HEADLINE), seed=seed, runtime_s=result.runtime_s,
                             reference_runtime_s=golden_info["train_time_s"], cpu_s=result.cpu_s,
                             reference_cpu_s=golden_info["train_cpu_s"], device=device)
+    evidence = compute_evidence(plan.before, after, plan.split, shape=plan.shape, classes=plan.classes, seed=seed,
+                                device=device, weights_changed=sha_before != sha_after, golden=golden)
+    if evidence.destroyed:
+        raise ConfigError(f"The unlearned model's outputs are NaN or infinite: {method_name(plan.estimator)} with "
+                          f"{_jsonable(result.params)} destroyed the model. Nothing was written; try other parameters "
+                          "(a smaller lr, fewer epochs) or another method.")
 
     led = plan.ledger
     seq = plan.seq + 1
@@ -347,37 +353,24 @@ def forget(
         "data": fields["data"], "evidence": evidence.to_dict(),
         "headline": None if headline is None else {**headline.to_dict(), "golden": golden_info},
         "ledger": None if led is None else {"path": str(led.path), "seq": seq if entry else None,
-                                            "dry_run": dry_run, "entry_hash": entry["hash"] if entry else None},
-        "seed": seed, "package_version": unlearnkit.__version__,
+                                            "dry_run": dry_run, "entry_hash": entry["hash"] if entry else None,
+                                            "keep_head": keep_head_note(led.path, entry["hash"]) if entry else None},
+        "seed": seed, "package_version": unlearnkit.__version__, "recovered": recovered,
     }
 
     if out is not None:
         from unlearnkit.deletion.render import render_html, render_markdown
 
-        out.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-        try:
-            (stage / "model.safetensors").write_bytes(after_bytes)
-            if golden is not None:
-                (stage / "golden.safetensors").write_bytes(weights_bytes(golden))
-            (stage / "evidence.json").write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
-            (stage / "evidence.md").write_text(render_markdown(record))
-            (stage / "evidence.html").write_text(render_html(record))
-            if entry is not None:
-                (stage / "ledger-entry.json").write_text(json.dumps(entry, indent=2, sort_keys=True) + "\n")
-            for p in stage.iterdir():
-                with open(p, "rb") as fh:
-                    os.fsync(fh.fileno())
-            os.chmod(stage, 0o755)
-            if entry is not None:
-                led.append(entry, after_bytes, plan.before_bytes if plan.seq == 0 else None)
-            if out.exists():
-                raise ConfigError(f"Output directory {out} appeared while the request ran; the result stays in {stage}.")
-            os.replace(stage, out)
-        except BaseException:
-            if stage.exists() and not (entry is not None and led.head()[0] == seq):
-                shutil.rmtree(stage, ignore_errors=True)
-            raise
+        files = {"model.safetensors": after_bytes}
+        if golden is not None:
+            files["golden.safetensors"] = weights_bytes(golden)
+        files["evidence.json"] = (json.dumps(record, indent=2, sort_keys=True, default=str) + "\n").encode()
+        files["evidence.md"] = render_markdown(record).encode()
+        files["evidence.html"] = render_html(record).encode()
+        if entry is not None:
+            files["ledger-entry.json"] = (json.dumps(entry, indent=2, sort_keys=True) + "\n").encode()
+        publish(out, files, led if entry is not None else None, entry, after_bytes,
+                plan.before_bytes if plan.seq == 0 else None)
     elif entry is not None:
         led.append(entry, after_bytes, plan.before_bytes if plan.seq == 0 else None)
     return ForgetResult(after, evidence, entry, record, headline, golden, out)
@@ -407,8 +400,8 @@ def _retrain(plan: ForgetPlan, recipe: Recipe, seed: int, device: str) -> tuple[
 
 
 def _evidence_summary(ev: Evidence) -> dict[str, Any]:
-    return {"verdict": ev.verdict, "metrics": {k: {w: v[w] for w in ("before", "after")} for k, v in ev.metrics.items()},
-            "change_heldout_acc_gap": ev.change, "accuracy": ev.accuracy, "warnings": ev.warnings}
+    return {"verdict": ev.verdict, "basis": ev.basis, "detail": ev.detail, "accuracy": ev.accuracy,
+            "warnings": ev.warnings}
 
 
 def _jsonable(obj: Any) -> Any:

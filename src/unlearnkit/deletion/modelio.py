@@ -16,7 +16,9 @@ import hashlib
 import importlib
 import importlib.util
 import pickle
+import re
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -29,6 +31,8 @@ from torch import nn
 
 from unlearnkit.errors import ConfigError, DataError
 from unlearnkit.seeding import derive_seed
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth")
 
@@ -168,7 +172,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
                         "state dict.")
     data = p.read_bytes()
     if suffix == ".safetensors":
-        if _looks_pickled(data):
+        if not _safetensors_framed(data) and _looks_pickled(data):
             raise DataError(
                 f"Weights file {p} is a pickle (torch.save) file, not safetensors; pickles can run code and are "
                 "refused here. Rename it .pt to read it with torch.load(weights_only=True), or convert it with "
@@ -177,17 +181,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         try:
             state = st_load(data)
         except (SafetensorError, ValueError, OSError) as exc:
-            raise DataError(f"Weights file {p} is not a valid safetensors file ({exc}).") from None
+            raise DataError(f"Weights file {p} is not a valid safetensors file ({_one_line(str(exc))}).") from None
     else:
-        try:
-            state = torch.load(p, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else "objects other than tensors"
-            raise DataError(f"Weights file {p} was refused by torch.load(weights_only=True): it holds more than "
-                            f"tensors ({first[:160]}). Save model.state_dict() instead.") from None
-        except Exception as exc:  # truncated zip, not a torch file at all
-            raise DataError(f"Weights file {p} is not a readable torch state dict ({type(exc).__name__}: "
-                            f"{str(exc)[:160]}).") from None
+        state = _torch_load(p)
     if not isinstance(state, Mapping):
         raise DataError(f"Weights file {p} holds a {type(state).__name__}, not a state dict (a mapping of parameter "
                         "names to tensors); save model.state_dict().")
@@ -199,7 +195,46 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def _looks_pickled(data: bytes) -> bool:
-    return data[:4] == b"PK\x03\x04" or data[:1] == b"\x80"
+    """A torch.save zip, or a raw pickle (protocol 2-5: ``0x80`` and the protocol number)."""
+    return data[:4] == b"PK\x03\x04" or (data[:1] == b"\x80" and data[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"))
+
+
+def _safetensors_framed(data: bytes) -> bool:
+    """Whether ``data`` starts like safetensors: an 8-byte header length that fits, then a JSON object."""
+    if len(data) < 9:
+        return False
+    n = int.from_bytes(data[:8], "little")
+    return 8 + n <= len(data) and data[8:9] == b"{"
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    """``text`` without ANSI codes, on one line, cut at a word boundary to at most ``limit`` characters."""
+    flat = " ".join(_ANSI.sub("", text).split())
+    if len(flat) <= limit:
+        return flat
+    return flat[:limit].rsplit(" ", 1)[0] + " ..."
+
+
+def _torch_load(p: Path) -> Any:
+    """``torch.load(weights_only=True)`` with torch's warnings kept quiet and its errors in one line."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return torch.load(p, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        with open(p, "rb") as fh:
+            if fh.read(1) == b"\x80":
+                raise DataError(f"Weights file {p} is a plain pickle (pickle.dump), not a torch.save file; it cannot be "
+                                "read without running code from it. Save model.state_dict() with torch.save or "
+                                "safetensors.") from None
+        found = re.search(r"Unsupported (?:global: GLOBAL [\w.]+|operand \d+)", _ANSI.sub("", str(exc)))
+        what = found.group(0) if found else "objects other than tensors"
+        raise DataError(f"Weights file {p} was refused by torch.load(weights_only=True): it holds more than tensors "
+                        f"({what}), and reading those would run code from the file. Save model.state_dict() with "
+                        "torch.save or safetensors.") from None
+    except Exception as exc:  # truncated zip, not a torch file at all
+        raise DataError(f"Weights file {p} is not a readable torch state dict ({type(exc).__name__}: "
+                        f"{_one_line(str(exc))}).") from None
 
 
 def load_weights_into(model: nn.Module, state: Mapping[str, torch.Tensor], source: str = "the weights") -> nn.Module:
