@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
+from safetensors.torch import save_file
 from torch import nn
 
+from unlearnkit.cli import main
 from unlearnkit.data.class_order import parse_classes, shown
 from unlearnkit.data.csv_table import load_csv
 from unlearnkit.data.imagefolder import load_imagefolder
@@ -33,7 +36,7 @@ def _write_folder(root, seed: int = 0) -> None:
     """train/ and test/ with one sub-folder per class; each class has its own colour (8x8 RGB)."""
     rng = np.random.default_rng(seed)
     colours = {"zebra": (220, 30, 30), "apple": (30, 220, 30), "mango": (30, 30, 220), "kiwi": (200, 200, 40)}
-    for split, n in (("train", 30), ("test", 20)):
+    for split, n in (("train", 30), ("test", 100)):
         for name, colour in colours.items():
             d = root / split / name
             d.mkdir(parents=True)
@@ -184,3 +187,27 @@ def test_plain_id_gets_the_path_hint(folder, trained):
         plan_forget(trained, ds, ["kiwi3"], method="finetune")
     with pytest.raises(ConfigError, match=r"did you mean 'train/kiwi/kiwi3.png' for 'kiwi3.png'\?"):
         plan_forget(trained, ds, ["kiwi3.png", "train/kiwi/kiwi4.png"], method="finetune")
+
+
+def build_pet_net() -> nn.Module:
+    return nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 4))
+
+
+def test_cli_refuses_the_permuted_folder_and_takes_classes_file(folder, trained, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    save_file(trained.state_dict(), str(tmp_path / "w.safetensors"))
+    ids = load_records(folder).train_ids
+    (tmp_path / "req.txt").write_text("\n".join([i for i in ids if "/kiwi/" in i][:4] +
+                                               [i for i in ids if "/mango/" in i][:4]) + "\n")
+    (tmp_path / "classes.txt").write_text("\n".join(MODEL_ORDER) + "\n")
+    base = ["forget", "--data", str(folder), "--request", str(tmp_path / "req.txt"), "--arch",
+            "tests.integration.test_label_order:build_pet_net", "--weights", str(tmp_path / "w.safetensors"),
+            "--ledger", str(tmp_path / "led"), "--method", "finetune", "epochs=1", "--heldout-size", "0.9", "--quiet"]
+    code = main(base + ["--out", str(tmp_path / "wrong")])
+    _, err = capsys.readouterr()
+    assert code == 2 and err.startswith("unlearnkit: error: Wrong label order?") and len(err.splitlines()) == 1
+    assert not (tmp_path / "wrong").exists() and not (tmp_path / "led").exists()
+    code = main(base + ["--out", str(tmp_path / "right"), "--classes", str(tmp_path / "classes.txt")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert (tmp_path / "right" / "model.safetensors").is_file() and "request req-0001-" in out
