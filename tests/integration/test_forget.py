@@ -30,7 +30,7 @@ from unlearnkit.deletion.forget import OUTPUT_FILES
 
 REPO = Path(__file__).resolve().parents[2]
 ARCH = "tests.integration.test_forget:build_user_net"
-N_TRAIN, N_TEST = 300, 240
+N_TRAIN, N_TEST = 300, 1000  # V: 500 held-out records, enough for the verdict's margins
 
 
 class UserNet(nn.Module):
@@ -152,7 +152,11 @@ def test_three_sequential_requests_then_verify_and_detect_tampering(capsys, user
     for i, o in enumerate(outs):
         assert weights_sha256(read_state_dict(o / "model.safetensors")) == entries[i]["model_after_sha256"]
     html = (outs[1] / "evidence.html").read_text()
-    assert "<svg" in html and "Verdict" in html and "heldout_class_acc" in html
+    assert "<svg" in html and "Verdict" in html and "accuracy gap, deleted − held-out" in html and "source:" in html
+    md = (outs[2] / "evidence.md").read_text()
+    assert "against the retrained model" in md and "Without the retrained model (golden-free)" in md
+    assert record["evidence"]["basis"] == "golden" and record["evidence"]["golden_free"]["basis"] == "golden-free"
+    assert "may have done nothing" not in md and "already looked unseen" not in md
 
     # the model of any request, rebuilt from the recorded import path
     latest = load_run_model("latest", ledger=ledger)
@@ -223,6 +227,12 @@ def _bad_cases(files: Path, tmp: Path) -> dict[str, tuple[list, str]]:
     torch.save({"fc1.weight": torch.zeros(24, 8), "note": object()}, tmp / "objects.pt")
     x, y = _arrays()
     np.savez(tmp / "overlap.npz", x=x[:40], y=y[:40], ids=np.array([f"h{i}" for i in range(40)]))
+    centres = np.random.default_rng(0).normal(size=(3, 8)) * 1.2  # the centres of _arrays(), fresh records
+    yh = np.arange(900) % 3
+    xh = (centres[yh] + np.random.default_rng(5).normal(size=(900, 8))).astype(np.float32)
+    np.savez(tmp / "few.npz", x=xh[:60], y=yh[:60], ids=np.array([f"f{i}" for i in range(60)]))
+    no_green = np.flatnonzero(yh != 1)[:600]
+    np.savez(tmp / "no-green.npz", x=xh[no_green], y=yh[no_green], ids=np.array([f"g{i}" for i in range(600)]))
     np.savez(tmp / "narrow.npz", x=x[:N_TRAIN, :5], y=y[:N_TRAIN], ids=np.array([f"user-{i:04d}" for i in range(N_TRAIN)]),
              x_test=x[N_TRAIN:, :5], y_test=y[N_TRAIN:])
     (tmp / "bad-recipe.toml").write_text("epochz = 3\n")
@@ -247,6 +257,8 @@ def _bad_cases(files: Path, tmp: Path) -> dict[str, tuple[list, str]]:
         "pickle as safetensors": (swap(base, "--weights", tmp / "pickled.safetensors"), "pickle"),
         "objects in .pt": (swap(base, "--weights", tmp / "objects.pt"), "weights_only"),
         "held-out overlaps": (base + ["--heldout", tmp / "overlap.npz"], "overlaps the training data"),
+        "held-out too small for the margins": (base + ["--heldout", tmp / "few.npz"], "the verdict needs at least"),
+        "held-out lacks a class": (base + ["--heldout", tmp / "no-green.npz"], "no record of class 1 ('green')"),
         "broken ledger": (base + ["--ledger", broken], "broken"),
         "auto with parameters": (base + ["lr=0.1"], "--method auto takes no"),
         "model does not take the data": (swap(base, "--data", tmp / "narrow.npz"), "cannot take the data's records"),

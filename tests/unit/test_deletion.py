@@ -3,6 +3,7 @@ the evidence verdict (issue 14). Tiny arrays only."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -335,21 +336,40 @@ def test_request_shape_and_the_recommendation_table():
 
 
 def test_evidence_warns_when_nothing_changed():
-    ds = dataset(n_train=150, n_test=300)
+    ds = dataset(n_train=150, n_test=1200)
     model = nn.Sequential(nn.Linear(6, 3))
     split = make_split(ds, ForgetSpec.of_ids([f"id{i}" for i in range(60)]))
     ev = compute_evidence(model, model, split, shape="scattered", weights_changed=False)
-    assert ev.sizes["deleted"] == 60 and ev.sizes["heldout_forget"] >= 30
-    assert ev.metrics["heldout_acc_gap"]["after"] == ev.metrics["heldout_acc_gap"]["before"]
-    assert ev.verdict in ("not_forgotten", "unseen_before", "inconclusive")
+    assert ev.sizes["deleted"] == 60 and ev.sizes["heldout_forget"] == 600, "V_f: every held-out record of the classes"
+    assert ev.stat("retained_acc_lost")["value"] == 0.0 and ev.stat("heldout_acc_lost")["value"] == 0.0
+    assert ev.verdict == "inconclusive", "60 records cannot be told from 600 held-out ones within the margin"
+    assert "straddles" in ev.verdict_text and "about" in ev.verdict_text and "source:" in ev.margins
     assert any("did not change" in w for w in ev.warnings)
     small = make_split(ds, ForgetSpec.of_ids(["id1", "id2"]))
     ev = compute_evidence(model, model, small, shape="scattered")
-    assert ev.verdict == "no_evidence" and "at least 30" in ev.verdict_text
+    assert ev.verdict == "inconclusive" and ev.detail["needed"]["deleted"] > 2
+
+
+def test_evidence_refuses_a_heldout_slice_too_small_or_lacking_a_class():
+    from unlearnkit.deletion.margins import load_margins
+
+    model = nn.Sequential(nn.Linear(6, 3))
+    ds = dataset(n_train=150, n_test=120)  # V: 20 records per class
+    split = make_split(ds, ForgetSpec.of_ids([f"id{i}" for i in range(60)]))
+    with pytest.raises(ConfigError, match=f"needs at least {load_margins().min_heldout}") as exc:
+        compute_evidence(model, model, split, shape="scattered")
+    assert "\n" not in str(exc.value)
+    big = dataset(n_train=150, n_test=1200)
+    keep = torch.nonzero(big.val_y != 1).flatten()
+    no_b = dataclasses.replace(big, val_x=big.val_x[keep], val_y=big.val_y[keep],
+                               val_ids=None if big.val_ids is None else tuple(big.val_ids[int(i)] for i in keep))
+    split = make_split(no_b, ForgetSpec.of_ids([f"id{i}" for i in range(60)]))
+    with pytest.raises(ConfigError, match=r"no record of class 1 \('b'\)"):
+        compute_evidence(model, model, split, shape="scattered")
 
 
 def test_python_forget_returns_model_evidence_and_entry(tmp_path):
-    ds = dataset(n_train=150, n_test=300)
+    ds = dataset(n_train=150, n_test=1200)
     torch.manual_seed(0)
     model = Tiny()
     result = forget(model, ds, [f"id{i}" for i in range(45)], method="finetune", params={"epochs": 1},

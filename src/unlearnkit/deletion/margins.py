@@ -36,8 +36,8 @@ class Margins:
         auc: the loss AUC below 0.5 − ``auc`` is over-forgetting.
         retained_acc_lost, retained_conf_lost, heldout_acc_lost: losses on kept records above these
             are damage.
-        min_heldout: the smallest V_f (held-out records of the deleted records' classes) for which
-            the gap's interval can fit inside ±``acc_gap`` at all.
+        min_heldout: the smallest V_f (held-out records of the deleted records' classes) the verdict
+            accepts: with fewer, V_f's own noise spans more than twice ±``acc_gap``.
         source: how and on what they were measured.
     """
 

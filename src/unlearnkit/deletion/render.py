@@ -10,33 +10,40 @@ import html
 import math
 from typing import Any
 
-from unlearnkit.deletion.evidence import CLASS_ACC_LIMIT, UTILITY_DROP_PP
-from unlearnkit.metrics import METRICS
+from unlearnkit.deletion.evidence import LABELS, fmt
 
-ROWS = (("heldout_auc", "", "0.5"), ("heldout_acc_gap", " pp", "0"), ("heldout_class_acc", "%", "≈ 0 for a whole class"))
 ACC_ROWS = (("deleted", "deleted records (D_f)"), ("retained", "retained records (D_r)"),
             ("heldout", "held-out records of the kept classes"),
             ("heldout_forget", "held-out records of the deleted records' classes (V_f)"))
 COLOURS = {"forgotten": "#1b7f3b", "not_forgotten": "#b42318", "over_forgotten": "#b54708",
-           "unseen_before": "#475467", "inconclusive": "#b54708", "no_evidence": "#475467"}
+           "damaged": "#b42318", "inconclusive": "#475467"}
+QUESTIONS = {"forget": "Forgotten?", "kept": "Still the same model on what was kept?"}
 
 
-def _rows(ev: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """The evidence rows that apply: heldout_class_acc only for whole-class requests."""
-    return [row for row in ROWS if row[0] != "heldout_class_acc" or ev["shape"] == "class"]
+def _margin(s: dict[str, Any]) -> str:
+    t, m, u = s["target"], s["margin"], s["unit"]
+    if s["side"] == "both":
+        return f"inside ±{m:g}{u}" if not t else f"inside {t:g} ± {m:g}"
+    return f"below {t + m:g}{u}" if s["side"] == "upper" else f"above {t - m:g}{u}"
+
+
+def _verdict_rows(ev: dict[str, Any], detail: dict[str, Any]) -> list[list[str]]:
+    """One row per statistic: question, statistic, before (golden-free forget statistics only), after,
+    where it must lie, where its interval lies."""
+    before = {s["name"]: s for s in (ev.get("before") or {}).get("stats", [])} if detail["basis"] != "golden" else {}
+    rows = []
+    for q in ("forget", "kept"):
+        for s in detail[q]["stats"]:
+            b = before.get(s["name"])
+            rows.append([QUESTIONS[q], LABELS.get(s["name"], s["name"]), fmt(b) if b else "—", fmt(s), _margin(s),
+                         s["position"]])
+    return rows
 
 
 def _num(x: float | None, digits: int) -> str:
     if x is None:
         return "—"
     return f"{x:.{digits}f}" if math.isfinite(x) else str(x)
-
-
-def _est(e: dict[str, float] | None, unit: str) -> str:
-    if e is None:
-        return "—"
-    d = 3 if unit == "" else 1
-    return f"{_num(e['value'], d)}{unit} [{_num(e['low'], d)}, {_num(e['high'], d)}]"
 
 
 def _request_lines(r: dict[str, Any]) -> list[tuple[str, str]]:
@@ -72,27 +79,59 @@ def _request_lines(r: dict[str, Any]) -> list[tuple[str, str]]:
         lines.append(("Ledger", f"{led['path']}: dry run, not recorded"))
     else:
         lines.append(("Ledger", f"{led['path']}, entry {led['seq']}, hash {led['entry_hash']}"))
+        if led.get("keep_head"):
+            lines.append(("Keep the ledger head", led["keep_head"]))
     return lines
 
 
 def _how_to_read() -> list[str]:
-    cards = [METRICS.get(n).card for n, _, _ in ROWS]
-    out = [f"{c.name}: {c.definition}." for c in cards]
-    out.append(
-        "Verdict: a model that never saw the deleted records treats them like the held-out records of the same "
-        "classes (V_f). Scattered records count as unseen when the 95% interval of heldout_acc_gap contains 0, and as "
-        "still trained on when it lies above 0; a whole class counts as unseen when the interval of "
-        f"heldout_class_acc reaches down to {CLASS_ACC_LIMIT:g}%. An interval of heldout_acc_gap below 0, or of "
-        "heldout_auc below 0.5, is over-forgetting. 'Forgotten' also needs the change from before to lie outside the "
-        "noise (the paired bootstrap interval of Δ heldout_acc_gap excludes 0)."
-    )
-    out.append(f"Utility: a fall of more than {UTILITY_DROP_PP:g} points of accuracy on the held-out records of the "
-               "classes that keep retained records is warned about. Accuracy on the retained (training) records may "
-               "fall without harm: a model retrained without the deleted records also fits its training records less "
-               "closely than one that memorised them.")
-    out.append("Intervals are seeded bootstrap 95% intervals (1,000 resamples); each statistic needs at least 30 "
-               "deleted and 30 held-out records. See METRICS.md, 'Golden-free evidence'.")
+    return [
+        "The verdict answers two questions, each with 95% intervals (seeded bootstrap, 1,000 resamples), never a "
+        "point value. Forgotten? The accuracy on the deleted records minus the accuracy on held-out records of their "
+        "classes (every held-out record of those classes, weighted to the deleted records' class proportions) must lie "
+        "inside its margin, as it does for a model retrained without them; the loss AUC (P(a deleted record's loss < "
+        "a held-out record's)) wholly below its margin is over-forgetting. Still the same model on what was kept? "
+        "Accuracy and confidence (p of the true label) lost on a sample of the retained records, and accuracy lost on "
+        "held-out records of the kept classes, against the model before, must lie below their margins.",
+        "Verdicts: forgotten (every interval inside its margins), not forgotten (the gap wholly above its margin), "
+        "over-forgotten (wholly below), damaged (a loss wholly above its margin), inconclusive (an interval straddles "
+        "a margin: roughly how many records would decide it is said). An interval end exactly on a margin decides "
+        "nothing. With --retrain the verdict compares with the retrained model instead.",
+        "The margins are numbers measured on a benchmark (their source is stated above), not guarantees for your "
+        "model. The verdict is about behaviour (what the model predicts), not about what its weights contain. See "
+        "docs/evidence.md.",
+    ]
+
+
+def _basis(ev: dict[str, Any]) -> str:
+    return ("Verdict from the comparison with the model retrained without the deleted records (--retrain)"
+            if ev["basis"] == "golden" else "Verdict without a retrained model (golden-free)")
+
+
+def _sizes_line(s: dict[str, int]) -> str:
+    return (f"D_f: {s['deleted']} deleted records; V_f: all {s['heldout_forget']} held-out records of their classes, "
+            f"weighted to their class proportions; {s['retained_sample']} of the {s['retained']} retained records "
+            f"(a seeded sample); {s['heldout']} held-out records of the kept classes.")
+
+
+def _tables(ev: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    out = [("The verdict's two questions" + (" (against the retrained model)" if ev["basis"] == "golden" else ""),
+            ev["detail"])]
+    if ev.get("golden_free"):
+        out.append((f"Without the retrained model (golden-free): {ev['golden_free']['title'].lower()}", ev["golden_free"]))
     return out
+
+
+HEAD = ("question", "statistic", "before", "after", "must lie", "interval")
+
+
+def _verdict_tables_md(ev: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for title, detail in _tables(ev):
+        lines += [f"## {title}", "", "| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
+        lines += ["| " + " | ".join(row) + " |" for row in _verdict_rows(ev, detail)]
+        lines.append("")
+    return lines[:-1]
 
 
 def render_markdown(r: dict[str, Any]) -> str:
@@ -100,7 +139,7 @@ def render_markdown(r: dict[str, Any]) -> str:
     ev = r["evidence"]
     req = r["request"]
     lines = [f"# Deletion request {req['request_id']}: evidence", "",
-             f"**Verdict: {ev['verdict_title']}.** {ev['verdict_text']}", ""]
+             f"**Verdict: {ev['verdict_title']}.** {ev['verdict_text']}", "", f"_{_basis(ev)}; {ev['margins']}._", ""]
     for w in ev["warnings"]:
         lines.append(f"> **Warning:** {w}")
         lines.append(">")
@@ -108,17 +147,9 @@ def render_markdown(r: dict[str, Any]) -> str:
         lines[-1] = ""
     lines += ["| | |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in _request_lines(r)]
-    lines += ["", "## Golden-free evidence (no retrained model needed)", "",
-              "| statistic | before | after | target |", "|---|---|---|---|"]
-    for name, unit, target in _rows(ev):
-        m = ev["metrics"][name]
-        after = _est(m["after"], unit) if m["after"] is not None else f"absent ({m['absent']})"
-        lines.append(f"| {name} | {_est(m['before'], unit)} | {after} | {target} |")
-    if ev.get("change"):
-        lines += ["", f"Change of heldout_acc_gap, after − before (paired bootstrap): {_est(ev['change'], ' pp')}."]
+    lines += [""] + _verdict_tables_md(ev)
     s = ev["sizes"]
-    lines += ["", f"D_f: {s['deleted']} deleted records; V_f: {s['heldout_forget']} held-out records of their classes, "
-              "drawn to their class proportions.", "",
+    lines += ["", _sizes_line(s), "",
               "## Accuracy before and after (%)", "", "| records | n | before | after | change |", "|---|---:|---:|---:|---:|"]
     sizes = {"deleted": s["deleted"], "retained": s["retained"], "heldout": s["heldout"],
              "heldout_forget": s["heldout_forget"]}
@@ -167,52 +198,35 @@ def _e(x: Any) -> str:
     return html.escape(str(x))
 
 
-def _interval_svg(ev: dict[str, Any]) -> str:
-    """Before / after intervals of heldout_auc and heldout_acc_gap, each on its own axis around its target."""
-    panels = []
-    specs = (("heldout_auc", 0.5, 0.0, 1.0, ""), ("heldout_acc_gap", 0.0, -100.0, 100.0, " pp"))
-    for name, target, lo_lim, hi_lim, unit in specs:
-        m = ev["metrics"][name]
-        ests = [(w, m[w]) for w in ("before", "after") if m[w] is not None]
-        if not ests:
-            continue
-        values = [v for _, e in ests for v in (e["low"], e["high"])] + [target]
-        span = max(abs(v - target) for v in values) or (0.05 if unit == "" else 5.0)
-        lo, hi = max(lo_lim, target - 1.25 * span), min(hi_lim, target + 1.25 * span)
-        panels.append((name, target, lo, hi, unit, ests))
-    if not panels:
-        return ""
-    width, left, right, row_h = 900, 90, 200, 26
-    height = sum(30 + row_h * len(p[5]) + 22 for p in panels)
-    out = [f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" '
-           'aria-label="95% intervals before and after unlearning">']
-    y = 0
-    for name, target, lo, hi, unit, ests in panels:
+def _interval_svg(detail: dict[str, Any]) -> str:
+    """Each statistic's interval on its own axis, with its margin(s) dashed and the good zone shaded."""
+    stats = [st for q in ("forget", "kept") for st in detail[q]["stats"]]
+    width, left, right, row_h = 900, 250, 190, 34
+    out = [f'<svg viewBox="0 0 {width} {row_h * len(stats) + 10}" width="100%" role="img" '
+           'aria-label="95% intervals of the verdict and their margins">']
+    for k, st in enumerate(stats):
+        t, m = st["target"], st["margin"]
+        edges = [t - m, t + m] if st["side"] == "both" else [t + m] if st["side"] == "upper" else [t - m]
+        values = [st["low"], st["high"], t, *edges]
+        pad = 0.15 * ((max(values) - min(values)) or 1.0)
+        lo, hi = min(values) - pad, max(values) + pad
+
         def px(v: float) -> float:
             return left + (v - lo) / (hi - lo) * (width - left - right)
 
-        out.append(f'<text x="0" y="{y + 16}" font-weight="600">{_e(name)}</text>')
-        top = y + 24
-        bottom = top + row_h * len(ests)
-        out.append(f'<line x1="{px(target):.1f}" y1="{top - 4}" x2="{px(target):.1f}" y2="{bottom}" stroke="#98a2b3" '
-                   'stroke-dasharray="4 3"/>')
-        out.append(f'<text x="{px(target) + 4:.1f}" y="{top + 2}" fill="#667085">target {target:g}</text>')
-        for k, (which, e) in enumerate(ests):
-            cy = top + row_h * k + row_h / 2 + 4
-            colour = "#98a2b3" if which == "before" else "#1849a9"
-            out.append(f'<text x="{left - 10}" y="{cy + 4:.1f}" text-anchor="end">{which}</text>')
-            out.append(f'<line x1="{px(e["low"]):.1f}" y1="{cy:.1f}" x2="{px(e["high"]):.1f}" y2="{cy:.1f}" '
-                       f'stroke="{colour}" stroke-width="4" stroke-linecap="round"/>')
-            out.append(f'<circle cx="{px(e["value"]):.1f}" cy="{cy:.1f}" r="6" fill="{colour}"/>')
-            digits = 3 if unit == "" else 1
-            out.append(f'<text x="{width - right + 16}" y="{cy + 4:.1f}">'
-                       f'{e["value"]:.{digits}f}{unit} [{e["low"]:.{digits}f}, {e["high"]:.{digits}f}]</text>')
-        axis_y = bottom + 4
-        out.append(f'<line x1="{left}" y1="{axis_y}" x2="{width - right}" y2="{axis_y}" stroke="#d0d5dd"/>')
-        for v in (lo, target, hi):
-            out.append(f'<text x="{px(v):.1f}" y="{axis_y + 14}" text-anchor="middle" fill="#667085">'
-                       f'{v:.{3 if unit == "" else 0}f}</text>')
-        y = axis_y + 22
+        cy = row_h * k + row_h / 2 + 4
+        good_lo = edges[0] if st["side"] != "upper" else lo
+        good_hi = edges[-1] if st["side"] != "lower" else hi
+        out.append(f'<rect x="{px(good_lo):.1f}" y="{cy - 10:.1f}" width="{px(good_hi) - px(good_lo):.1f}" height="20" '
+                   'fill="#ecfdf3"/>')
+        for e in edges:
+            out.append(f'<line x1="{px(e):.1f}" y1="{cy - 12:.1f}" x2="{px(e):.1f}" y2="{cy + 12:.1f}" '
+                       'stroke="#98a2b3" stroke-dasharray="4 3"/>')
+        out.append(f'<text x="{left - 10}" y="{cy + 4:.1f}" text-anchor="end">{_e(LABELS.get(st["name"], st["name"]))}</text>')
+        out.append(f'<line x1="{px(st["low"]):.1f}" y1="{cy:.1f}" x2="{px(st["high"]):.1f}" y2="{cy:.1f}" '
+                   'stroke="#1849a9" stroke-width="4" stroke-linecap="round"/>')
+        out.append(f'<circle cx="{px(st["value"]):.1f}" cy="{cy:.1f}" r="6" fill="#1849a9"/>')
+        out.append(f'<text x="{width - right + 12}" y="{cy + 4:.1f}">{_e(fmt(st))}</text>')
     out.append("</svg>")
     return "\n".join(out)
 
@@ -225,7 +239,7 @@ def render_html(r: dict[str, Any]) -> str:
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         f"<title>Deletion request {_e(req['request_id'])}: evidence</title>", f"<style>{CSS}</style></head><body>",
         f"<h1>Deletion request {_e(req['request_id'])}</h1>",
-        f'<p class="sub">Evidence without retraining · unlearnkit {_e(r.get("package_version", ""))}</p>',
+        f'<p class="sub">Evidence of a deletion request · unlearnkit {_e(r.get("package_version", ""))}</p>',
         f'<div class="verdict" style="background:{colour}"><b>Verdict: {_e(ev["verdict_title"])}</b>'
         f"{_e(ev['verdict_text'])}</div>",
     ]
@@ -235,21 +249,15 @@ def render_html(r: dict[str, Any]) -> str:
         cls = ' class="mono"' if "SHA-256" in k or k == "Ledger" else ""
         parts.append(f"<tr><td>{_e(k)}</td><td{cls}>{_e(v)}</td></tr>")
     parts.append("</table>")
-    parts.append("<h2>Golden-free evidence (no retrained model needed)</h2>")
-    parts.append("<table><tr><th>statistic</th><th>before</th><th>after</th><th>target</th></tr>")
-    for name, unit, target in _rows(ev):
-        m = ev["metrics"][name]
-        after = _est(m["after"], unit) if m["after"] is not None else f"absent ({m['absent']})"
-        parts.append(f"<tr><td>{_e(name)}</td><td>{_e(_est(m['before'], unit))}</td><td><b>{_e(after)}</b></td>"
-                     f"<td>{_e(target)}</td></tr>")
-    parts.append("</table>")
-    if ev.get("change"):
-        parts.append(f"<p>Change of heldout_acc_gap, after − before (paired bootstrap): "
-                     f"<b>{_e(_est(ev['change'], ' pp'))}</b>.</p>")
-    parts.append(_interval_svg(ev))
+    parts.append(f"<p class=sub>{_e(_basis(ev))}; {_e(ev['margins'])}.</p>")
+    for title, detail in _tables(ev):
+        parts.append(f"<h2>{_e(title)}</h2><table><tr>" + "".join(f"<th>{h}</th>" for h in HEAD) + "</tr>")
+        for row in _verdict_rows(ev, detail):
+            parts.append("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>")
+        parts.append("</table>")
+        parts.append(_interval_svg(detail))
     s = ev["sizes"]
-    parts.append(f"<p>D_f: {s['deleted']} deleted records; V_f: {s['heldout_forget']} held-out records of their classes, "
-                 "drawn to their class proportions.</p>")
+    parts.append(f"<p>{_e(_sizes_line(s))}</p>")
     parts.append("<h2>Accuracy before and after</h2>")
     parts.append('<table><tr><th>records</th><th class="num">n</th><th class="num">before (%)</th>'
                  '<th class="num">after (%)</th><th class="num">change (points)</th></tr>')

@@ -221,10 +221,11 @@ def forget_question(correct_f, correct_v, weights_v, loss_f, loss_v, *, margins:
     n_f = len(np.asarray(correct_f))
     gap = Stat("acc_gap", weighted_gap(correct_f, correct_v, weights_v, seed=seed), margins.acc_gap, "both", n_f)
     auc = Stat("loss_auc", weighted_auc(loss_f, loss_v, weights_v, seed=seed), margins.auc, "lower", n_f, "", 0.5)
-    return Question("forget", _forget_status(gap, auc), (gap, auc))
+    return Question("forget", forget_status(gap, auc), (gap, auc))
 
 
-def _forget_status(gap: Stat, auc: Stat | None) -> str:
+def forget_status(gap: Stat, auc: Stat | None) -> str:
+    """The "Forgotten?" answer of the gap (and the AUC, the over-forgetting detector, when given)."""
     g = gap.position()
     if g == "above":
         return "not_forgotten"
@@ -254,9 +255,13 @@ def kept_question(retained: tuple[Any, Any, Any, Any], heldout: tuple[Any, Any],
     if n_h:
         stats.append(Stat("heldout_acc_lost", paired_loss(*heldout, seed=seed, tag="acc_v"), margins.heldout_acc_lost,
                           "upper", n_h))
+    return Question("kept", kept_status(stats), tuple(stats))
+
+
+def kept_status(stats) -> str:
+    """``damaged`` when a loss lies wholly above its margin, ``kept`` when all lie below, else ``inconclusive``."""
     pos = [s.position() for s in stats]
-    status = "damaged" if "above" in pos else "kept" if all(p == "inside" for p in pos) else "inconclusive"
-    return Question("kept", status, tuple(stats))
+    return "damaged" if "above" in pos else "kept" if all(p == "inside" for p in pos) else "inconclusive"
 
 
 def combine(forget: Question, kept: Question, *, margins: Margins, basis: str) -> Verdict:
@@ -303,9 +308,10 @@ def golden_verdict(correct_f_golden, correct_f_u, retained: tuple, heldout: tupl
     ±margin, and θ_g (instead of θ_o) as the reference of what was kept."""
     diff = paired_loss(correct_f_u, correct_f_golden, seed=seed, tag="acc_f_golden")
     gap = Stat("acc_vs_golden", diff, margins.acc_gap, "both", len(np.asarray(correct_f_u)))
-    f = Question("forget", _forget_status(gap, None), (gap,))
+    f = Question("forget", forget_status(gap, None), (gap,))
     return combine(f, kept_question(retained, heldout, margins=margins, seed=seed), margins=margins, basis="golden")
 
 
-__all__ = ["Question", "Stat", "VERDICTS", "VERDICT_TITLES", "Verdict", "combine", "forget_question",
-           "golden_free_verdict", "golden_verdict", "kept_question", "paired_loss", "weighted_auc", "weighted_gap"]
+__all__ = ["Question", "Stat", "VERDICTS", "VERDICT_TITLES", "Verdict", "combine", "forget_question", "forget_status",
+           "golden_free_verdict", "golden_verdict", "kept_question", "kept_status", "paired_loss", "weighted_auc",
+           "weighted_gap"]
