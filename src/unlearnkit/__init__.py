@@ -12,7 +12,7 @@ The Python API in one screen::
     report = evaluate(result.model, split, reference=golden, original=original, runtime_s=result.runtime_s)
 """
 
-__version__ = "0.1.0"
+from unlearnkit.version import __version__  # noqa: E402,F401
 
 from unlearnkit.data import DATASETS, Dataset, ForgetSpec, Split, Subset, load_dataset, make_split  # noqa: E402
 from unlearnkit.methods import METHODS, Access, Method, UnlearnResult, make_method, unlearn  # noqa: E402

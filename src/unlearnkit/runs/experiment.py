@@ -13,7 +13,6 @@ from typing import Any, Sequence
 
 import torch.nn as nn
 
-import unlearnkit
 from unlearnkit.data import Split, load_dataset, make_split
 from unlearnkit.data.dataset import Dataset, Subset
 from unlearnkit.config import Interval
@@ -26,6 +25,7 @@ from unlearnkit.models import build_model
 from unlearnkit.runs.store import RunStore
 from unlearnkit.training import TRAINING_CODE_VERSION, ModelStore, Recipe, default_home, get_recipe, resolve_device, train
 from unlearnkit.training.store import canonical_json, content_key
+from unlearnkit.version import __version__
 
 
 @dataclass(frozen=True)
@@ -237,7 +237,7 @@ def trained_model(ws: Workspace, ctx: Context, kind: str, data: Subset, *, seed:
     train(model, data, ctx.recipe, seed=seed, device=ctx.config.device, description=f"{kind} model")
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     ws.models.put(spec, model, {"train_time_s": elapsed, "train_cpu_s": cpu, "n_train": len(data),
-                                "version": unlearnkit.__version__})
+                                "version": __version__})
     return TrainedModel(model.to("cpu").eval(), key, elapsed, cached=False, train_cpu_s=cpu)
 
 
@@ -403,7 +403,7 @@ def execute_plan(ws: Workspace, plan: RunPlan, *, exclusive: bool = False) -> Ru
     row = dict(dataset=cfg.dataset, model=cfg.model, forget=str(ctx.split.spec),
                split_fingerprint=ctx.split.fingerprint, seed=cfg.seed, method=method_name(est),
                params=est.get_params(), config=plan.config, config_hash=plan.config_hash,
-               version=unlearnkit.__version__)
+               version=__version__)
     original: TrainedModel | None = None
     if exclusive:
         claim = runs.claim_run(**row)
