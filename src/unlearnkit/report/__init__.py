@@ -23,14 +23,19 @@ written to a temporary file and renamed into place.
 
 Modules, one concern each:
 
-- ``aggregate``: runs -> scenarios -> ranked variants, mean ± 95% t-interval per metric (pure);
+- ``aggregate``: runs -> scenarios -> ranked variants (pure), built from ``stats`` (mean ± 95%
+  t-interval, a metric's range), ``rows`` (variant, reference row, scenario) and ``labels``
+  (scenario and variant keys and labels);
+- ``marks``: the verdicts on a variant (did nothing, overshoots, attack collapsed);
 - ``content``: what every format shows (tables of formatted cells, summary, notes, metric cards);
 - ``plots``: the PNGs (matplotlib, imported lazily);
 - ``markdown``, ``html``: one renderer per output format;
 - ``writer``: ``write_report``, which runs every renderer of ``writer.RENDERERS`` and writes the files.
 """
 
-from unlearnkit.report.aggregate import SPREADS, Scenario, Stat, Variant, aggregate_runs, summarize
+from unlearnkit.report.aggregate import aggregate_runs
+from unlearnkit.report.rows import Scenario, Variant
+from unlearnkit.report.stats import SPREADS, Stat, summarize
 from unlearnkit.report.content import INTRO, Sweep, format_stat, intro, scenario_tables
 from unlearnkit.report.html import render_html
 from unlearnkit.report.markdown import md_code, md_escape, render_markdown

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from unlearnkit.errors import ConfigError
-from unlearnkit.report.aggregate import FEW_SEEDS, SPREADS, Scenario, Stat, Variant, metric_bounds
+from unlearnkit.report.rows import Scenario, Variant
+from unlearnkit.report.stats import FEW_SEEDS, SPREADS, Stat, metric_bounds
 from unlearnkit.report.plots import SWEEP_CAPTION
 
 _SPREAD_TEXT = {

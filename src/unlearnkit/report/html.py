@@ -10,7 +10,7 @@ import base64
 import html
 from typing import Any, Sequence
 
-from unlearnkit.report.aggregate import Scenario
+from unlearnkit.report.rows import Scenario
 from unlearnkit.report.content import (
     SWEEP_NOTE,
     Sweep,

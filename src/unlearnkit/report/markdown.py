@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from unlearnkit.report.aggregate import Scenario
+from unlearnkit.report.rows import Scenario
 from unlearnkit.report.content import (
     LEAD,
     SWEEP_NOTE,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from unlearnkit.report.aggregate import ReferenceRow, Variant
+    from unlearnkit.report.rows import ReferenceRow, Variant
 
 #: Metrics whose overshoot past the golden model's value the report marks (more forgetting than retraining).
 OVERSHOOT_METRICS = ("ua", "mia_efficacy")
@@ -29,7 +29,8 @@ def verdict_marks(variant: "Variant", golden: "ReferenceRow", original: "Referen
       "overshoots mia_efficacy" is not claimed when every seed that passes golden collapsed.
 
     Example:
-        >>> from unlearnkit.report.aggregate import ReferenceRow, Stat, Variant
+        >>> from unlearnkit.report.rows import ReferenceRow, Variant
+        >>> from unlearnkit.report.stats import Stat
         >>> g = ReferenceRow("golden", [0], {"ua": Stat(10.0, None, 1), "mia_efficacy": Stat(17.0, None, 1)})
         >>> o = ReferenceRow("original", [0], {"avg_gap": Stat(6.5, None, 1), "ua": Stat(0.0, None, 1)})
         >>> verdict_marks(Variant("kl_ft", {}, "kl_ft", stats={"avg_gap": Stat(20.0, None, 1),

@@ -19,7 +19,8 @@ import textwrap
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from unlearnkit.report.aggregate import FEW_SEEDS, Scenario, Stat, Variant, metric_bounds
+from unlearnkit.report.rows import Scenario, Variant
+from unlearnkit.report.stats import FEW_SEEDS, Stat, metric_bounds
 from unlearnkit.errors import ConfigError
 
 DPI = 100
