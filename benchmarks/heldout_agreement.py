@@ -11,9 +11,17 @@ distance to the retrained model, which the engineer does not have):
   calibration's distance in random scenarios (``unlearnkit.methods.calibration``);
 - ``distance+fit``: ``distance`` plus the accuracy lost on D_r, max(0, ra(θ_o) − ra(θ))/100. An
   engineer can compute it without a golden model too (the retained records and the model before).
+- ``two-question``: the mean, in points, of the verdict's two questions (METRICS.md, "The verdict
+  of a deletion request") as estimates of avg_gap's terms: |acc(θ, D_f) − acc(θ_o, V_f)| (D_f against
+  what unseen records score under the model before, which is what the retrained model scores on
+  D_f: the UA term), max(0, ra(θ_o) − ra(θ)) (the RA term) and |acc(θ, V_f) − acc(θ_o, V_f)| (held-out
+  accuracy lost or gained: the TA term). Random scenarios only (in class scenarios the retrained
+  model's D_f accuracy is 0, not that of V_f); V_f there is all of V, so acc(θ, V_f) = acc(θ, D_f) −
+  heldout_acc_gap. avg_gap's fourth term, the membership attack, has no golden-free stand-in here.
 
 Per scenario it prints Spearman's rank correlation of each with avg_gap, over all runs and over the
-variant means, and lists the runs where the two views disagree most: ``distance+fit`` ranks the run
+variant means, and lists the runs where the two views disagree most: ``two-question`` (in class
+scenarios ``distance+fit``) ranks the run
 a third of the ranking or more away from where avg_gap ranks it.
 
 Usage:  python benchmarks/heldout_agreement.py GRID.toml [GRID.toml ...] [--home DIR] [--top 8]
@@ -31,14 +39,21 @@ from unlearnkit.bench.grid import grids_config_hashes
 from unlearnkit.report.aggregate import aggregate_runs, scenario_key, variant_labels
 from unlearnkit.runs.experiment import Workspace
 
-STATS = ("|acc_gap|", "|auc-0.5|", "distance", "distance+fit")
+STATS = ("|acc_gap|", "|auc-0.5|", "distance", "distance+fit", "two-question")
 
 
-def golden_free(values: dict, original: dict) -> dict[str, float]:
+def golden_free(values: dict, original: dict, random_scenario: bool = True) -> dict[str, float]:
+    """The golden-free statistics of one run from its stored rows (``values``: the unlearned model's)."""
     gap, auc = values["heldout_acc_gap"], values["heldout_auc"]
     distance = abs(gap) / 100 + abs(auc - 0.5)
-    fit = max(0.0, original.get("ra", values["ra"]) - values["ra"]) / 100
-    return {"|acc_gap|": abs(gap), "|auc-0.5|": abs(auc - 0.5), "distance": distance, "distance+fit": distance + fit}
+    ra_lost = max(0.0, original.get("ra", values["ra"]) - values["ra"])
+    out = {"|acc_gap|": abs(gap), "|auc-0.5|": abs(auc - 0.5), "distance": distance,
+           "distance+fit": distance + ra_lost / 100, "two-question": float("nan")}
+    if random_scenario and {"ua", "heldout_acc_gap"} <= set(original):
+        acc_f = 100.0 - values["ua"]
+        acc_v, acc_v_before = acc_f - gap, 100.0 - original["ua"] - original["heldout_acc_gap"]
+        out["two-question"] = (abs(acc_f - acc_v_before) + ra_lost + abs(acc_v - acc_v_before)) / 3
+    return out
 
 
 def main() -> None:
@@ -59,7 +74,7 @@ def main() -> None:
         vals = rows_of.get("unlearned") or {}
         if not {"heldout_acc_gap", "heldout_auc", "avg_gap", "ra"} <= set(vals):
             continue
-        free = golden_free(vals, rows_of.get("original") or {})
+        free = golden_free(vals, rows_of.get("original") or {}, str(r["forget"]).startswith("random"))
         by_scenario.setdefault(scenario_key(r), []).append((labels[variant_key(r)], r["seed"], {**vals, **free}))
     titles = {sc.key: f"{sc.dataset} / {sc.model} / {sc.forget} / recipe {sc.recipe}" for sc in aggregate_runs(rows)}
     for key, runs in sorted(by_scenario.items()):
@@ -71,22 +86,25 @@ def main() -> None:
         print("| golden-free statistic | Spearman ρ with avg_gap (runs) | ρ (variant means) |")
         print("|---|---:|---:|")
         for s in STATS:
+            if np.isnan(free[s]).any():
+                continue
             rho_runs = spearmanr(free[s], avg).statistic
             means = np.array([np.mean([v[s] for lb, _, v in runs if lb == label]) for label in variants])
             rho_means = spearmanr(means, mean_avg).statistic if len(variants) > 2 else float("nan")
             print(f"| `{s}` | {rho_runs:.2f} | {rho_means:.2f} |")
-        rank_free = np.argsort(np.argsort(free["distance+fit"])) / max(len(runs) - 1, 1)
+        best = "two-question" if not np.isnan(free["two-question"]).any() else "distance+fit"
+        rank_free = np.argsort(np.argsort(free[best])) / max(len(runs) - 1, 1)
         rank_avg = np.argsort(np.argsort(avg)) / max(len(runs) - 1, 1)
         disagree = np.argsort(-np.abs(rank_free - rank_avg))
         print(f"\nLargest disagreements (rank 0 = closest, 1 = farthest; thirds apart):\n")
-        print("| run | seed | avg_gap | rank | distance+fit | rank | heldout_acc_gap | heldout_auc | ra | mia_efficacy |")
+        print(f"| run | seed | avg_gap | rank | {best} | rank | heldout_acc_gap | heldout_auc | ra | mia_efficacy |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         shown = 0
         for i in disagree:
             if abs(rank_free[i] - rank_avg[i]) < 1 / 3 or shown >= args.top:
                 break
             label, seed, v = runs[i]
-            print(f"| `{label}` | {seed} | {v['avg_gap']:.2f} | {rank_avg[i]:.2f} | {free['distance+fit'][i]:.3f} | "
+            print(f"| `{label}` | {seed} | {v['avg_gap']:.2f} | {rank_avg[i]:.2f} | {free[best][i]:.3f} | "
                   f"{rank_free[i]:.2f} | {v['heldout_acc_gap']:.2f} | {v['heldout_auc']:.3f} | {v['ra']:.2f} | "
                   f"{v.get('mia_efficacy', float('nan')):.2f} |")
             shown += 1

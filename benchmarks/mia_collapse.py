@@ -1,24 +1,25 @@
 """Is a high ``mia_efficacy`` the forget set looking unseen, or the SVC attack collapsing?
 
-``mia_efficacy`` (METRICS.md) fits an RBF SVC on one scalar, p_y, members = a subset of D_r and
-non-members = D_t*, and reports the percent of D_f it calls non-member. When D_r and D_t* look
-alike to the SVC (a model whose D_r is a little looser than the test set's correct samples), it
-can collapse to "everything non-member": it then calls its own members non-member as well, and
-``mia_efficacy`` reads 100 whatever D_f looks like.
+``mia_efficacy`` (METRICS.md) fits an RBF SVC on one scalar, p_y, on equal classes: m = min(|D_t*|,
+|D_r|) members from D_r and m non-members from D_t*, and reports the percent of D_f it calls
+non-member. Before issue 20 the non-members were all of D_t*: with |D_r| < |D_t*| (the memorising
+benchmark: 9,000 members against 10,000 non-members) a model whose D_r is a little looser than the
+test set's correct samples made the SVC collapse to "everything non-member": it then called its own
+members non-member as well, and ``mia_efficacy`` read 100 whatever D_f looked like.
 
 For every finished run of the given grids whose ``mia_efficacy`` is at least ``--min-mia``, and
 for the golden and original models of each seed, this script reloads the stored model, refits
-the same attack and prints ``mia_member_recall`` (the percent of the attack's own members it
-calls member; ~98 for a working attack) beside the stored metrics. The recomputed
-``mia_efficacy`` is printed too and must equal the stored one.
+the attack and prints ``mia_member_recall`` (the percent of the attack's own members it calls
+member; below 50 = collapsed) beside the stored metrics. The recomputed ``mia_efficacy`` equals the
+stored one for runs recorded under the current definition.
 
-With ``--balanced`` it also fits the same SVC with ``class_weight="balanced"`` (each class weighted
-by the inverse of its size) and prints its ``mia_efficacy`` and member recall. That attack is
-*not* the one METRICS.md defines; it shows what the score would be if the attack did not fall back
-to the larger class.
+``--unequal`` also fits the pre-issue-20 attack (m members against all of D_t*) on the same model
+and prints its ``mia_efficacy`` and member recall: the collapse the equal classes remove.
+``--balanced`` fits the unequal attack with ``class_weight="balanced"`` instead (each class weighted
+by the inverse of its size); neither is the attack METRICS.md defines.
 
 Usage:  python benchmarks/mia_collapse.py GRID.toml [GRID.toml ...] [--home DIR]
-            [--scenario random:0.1] [--min-mia 50] [--balanced]
+            [--scenario random:0.1] [--min-mia 50] [--unequal] [--balanced]
 """
 
 from __future__ import annotations
@@ -47,16 +48,20 @@ def main() -> None:
     parser.add_argument("--home", help="the store's home (default: $UNLEARNKIT_HOME or ~/.cache/unlearnkit)")
     parser.add_argument("--scenario", default="random:0.1", help="forget spec of the runs to check")
     parser.add_argument("--min-mia", type=float, default=50.0, help="check runs with mia_efficacy at least this")
-    parser.add_argument("--balanced", action="store_true", help="also fit the attack with balanced class weights")
+    parser.add_argument("--unequal", action="store_true", help="also fit the pre-issue-20 attack (all of D_t*)")
+    parser.add_argument("--balanced", action="store_true", help="also fit that attack with balanced class weights")
     args = parser.parse_args()
 
     ws = Workspace(args.home)
     hashes = grids_config_hashes(args.grids)
     rows = [r for r in ws.runs.list(status="done") if r["config_hash"] in hashes and r["forget"] == args.scenario]
     labels = variant_labels(rows)
-    extra = " balanced: mia_efficacy | balanced: member recall |" if args.balanced else ""
+    weight = "balanced" if args.balanced else None
+    other = args.unequal or args.balanced
+    what = "balanced" if args.balanced else "unequal"
+    extra = f" {what}: mia_efficacy | {what}: member recall |" if other else ""
     print("| model | seed | ua | ra | mia_efficacy (stored) | mia_efficacy (again) | mia_member_recall | attack |" + extra)
-    print("|---|---:|---:|---:|---:|---:|---:|---|" + ("---:|---:|" if args.balanced else ""))
+    print("|---|---:|---:|---:|---:|---:|---:|---|" + ("---:|---:|" if other else ""))
     contexts: dict[int, object] = {}
     t0 = time.process_time()
     for r in sorted(rows, key=lambda r: (r["seed"], labels[variant_key(r)])):
@@ -65,14 +70,15 @@ def main() -> None:
             ctx = contexts[seed] = load_context(config_from_run(r))
             for name, trained in (("*golden*", golden_model(ws, ctx)), ("*original*", original_model(ws, ctx))):
                 rep = evaluate(trained.model, ctx.split, metrics=["ua", "ra", *METRICS], seed=seed)
-                _row(name, seed, rep.rows["unlearned"], None, _balanced(trained.model, ctx.split, seed) if args.balanced else None)
+                _row(name, seed, rep.rows["unlearned"], None,
+                     _unequal(trained.model, ctx.split, seed, weight) if other else None)
         vals = (r.get("metrics") or {}).get("rows", {}).get("unlearned", {})
         if vals.get("mia_efficacy", 0.0) < args.min_mia:
             continue
         model = load_run_model(r["id"], home=ws.home)
         rep = evaluate(model, contexts[seed].split, metrics=METRICS, seed=seed)
         _row(f"`{labels[variant_key(r)]}`", seed, vals, rep.rows["unlearned"],
-             _balanced(model, contexts[seed].split, seed) if args.balanced else None)
+             _unequal(model, contexts[seed].split, seed, weight) if other else None)
     print(f"\n{time.process_time() - t0:.0f} CPU s")
 
 
@@ -80,11 +86,11 @@ def _p_y(model: torch.nn.Module, subset) -> np.ndarray:
     return mia.attack_feature(compute_logits(model, subset), subset.labels, "confidence")
 
 
-def _balanced(model: torch.nn.Module, split, seed: int) -> tuple[float, float]:
-    """(mia_efficacy, member recall) of the SVC attack with class_weight="balanced"."""
+def _unequal(model: torch.nn.Module, split, seed: int, class_weight: str | None) -> tuple[float, float]:
+    """(mia_efficacy, member recall) of the pre-issue-20 SVC attack: m members against all of D_t*."""
     retain, test = _p_y(model, split.subset("retain")), _p_y(model, split.subset(split.test_star_name))
     members = retain[mia.select_members(len(retain), len(test), seed=seed)]
-    clf = mia.fit_svc_attack(members, test, class_weight="balanced")
+    clf = mia.fit_svc_attack(members, test, class_weight=class_weight)
     return (mia.svc_attack(members, test, _p_y(model, split.subset("forget")), clf=clf),
             mia.svc_member_recall(members, test, clf=clf))
 
