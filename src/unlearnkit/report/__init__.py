@@ -28,7 +28,8 @@ Modules, one concern each:
   (scenario and variant keys and labels);
 - ``marks``: the verdicts on a variant (did nothing, overshoots, attack collapsed);
 - ``content``: what every format shows (tables of formatted cells, summary, notes, metric cards);
-- ``plots``: the PNGs (matplotlib, imported lazily);
+- ``plots``: the PNGs of a scenario (matplotlib, imported lazily), ``sweep_plot`` the retain-fraction
+  plot, ``plot_style`` what they share (renderer, colours, error bars);
 - ``markdown``, ``html``: one renderer per output format;
 - ``writer``: ``write_report``, which runs every renderer of ``writer.RENDERERS`` and writes the files.
 """

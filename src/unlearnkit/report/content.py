@@ -15,7 +15,7 @@ from typing import Any, Sequence
 from unlearnkit.errors import ConfigError
 from unlearnkit.report.rows import Scenario, Variant
 from unlearnkit.report.stats import FEW_SEEDS, SPREADS, Stat, metric_bounds
-from unlearnkit.report.plots import SWEEP_CAPTION
+from unlearnkit.report.sweep_plot import SWEEP_CAPTION
 
 _SPREAD_TEXT = {
     "ci": ("Each cell is the mean over seeds ± the half-width of a 95% Student-t interval (n − 1 degrees of "

@@ -14,119 +14,22 @@ one colour and marker in every plot of a report, whatever its rank (``palette``)
 
 from __future__ import annotations
 
-import io
-import textwrap
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from unlearnkit.report.rows import Scenario, Variant
-from unlearnkit.report.stats import FEW_SEEDS, Stat, metric_bounds
-from unlearnkit.errors import ConfigError
+from unlearnkit.report.plot_style import (  # _render is looked up here at call time (tests replace it)
+    GAP, GOLDEN_COLOR, ORIGINAL_COLOR, PERCENT, _ci, _ends, _err, _few_seeds, _fmt_ratio, _fmt_seconds, _plain,
+    _render, _seeds, _title, report_palette, require_matplotlib, variant_colors,
+)
+from unlearnkit.report.rows import Scenario
+from unlearnkit.report.stats import FEW_SEEDS, Stat
+from unlearnkit.report.sweep_plot import SWEEP_CAPTION, avg_gap_sweep, sweep_lines, sweep_title
 
-DPI = 100
-MARKERS = ("o", "s", "D", "^", "v", "P", "h", "<", ">", "p")
-GOLDEN_COLOR = "#d4a017"
-ORIGINAL_COLOR = "#555555"
-
-
-def _matplotlib() -> tuple[Any, Any, Any]:
-    try:
-        import matplotlib
-        import matplotlib.style
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-    except ImportError:
-        raise ConfigError("The report needs matplotlib: pip install 'unlearnkit[report]'") from None
-    return matplotlib, Figure, FigureCanvasAgg
-
-
-def require_matplotlib() -> None:
-    """Raise ``ConfigError`` (with the install command) when matplotlib is not installed."""
-    _matplotlib()
-
-
-def _render(width: float, height: float, draw: Callable[[Any], None]) -> bytes:
-    matplotlib, Figure, FigureCanvasAgg = _matplotlib()
-    with matplotlib.style.context("default"):  # not the user's matplotlibrc
-        fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
-        FigureCanvasAgg(fig)
-        draw(fig)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
-    return buf.getvalue()
-
-
-def report_palette(scenarios: Sequence[Scenario]) -> list[str]:
-    """Every variant label of ``scenarios``, sorted: the i-th label gets the i-th colour and marker in
-    every plot of the report, so a method looks the same in every scenario, whatever its rank."""
-    return sorted({v.label for sc in scenarios for v in sc.variants})
-
-
-def _color(i: int) -> Any:
-    matplotlib, _, _ = _matplotlib()
-    if i < 10:
-        return matplotlib.colormaps["tab10"](i)
-    return matplotlib.colormaps["tab20b"]((i - 10) % 20)
-
-
-def variant_colors(scenario: Scenario, palette: Sequence[str] | None = None) -> dict[str, tuple[Any, str]]:
-    """label -> (colour, marker): by the label's place in ``palette`` (default: the scenario's labels,
-    sorted), never by rank, so a variant keeps its colour across scenarios and plots."""
-    order = list(palette) if palette is not None else report_palette([scenario])
-    order += sorted(v.label for v in scenario.variants if v.label not in order)
-    index = {label: i for i, label in enumerate(order)}
-    return {v.label: (_color(index[v.label]), MARKERS[index[v.label] % len(MARKERS)]) for v in scenario.variants}
-
-
-def _title(fig, kind: str, scenario: Scenario) -> None:
-    seeds = scenario.seeds
-    text = f"{kind}: {scenario.title} ({len(seeds)} seed{'s' if len(seeds) != 1 else ''})"
-    fig.suptitle(_plain("\n".join(textwrap.wrap(text, 110))), x=0.01, ha="left", fontsize=11)
-
-
-def _ci(stat: Stat | None) -> float:
-    return stat.ci if stat is not None and stat.ci is not None else 0.0
-
-
-PERCENT = metric_bounds("ua", "%")  # UA, RA: 0..100
-GAP = metric_bounds("avg_gap", "pp")  # avg_gap: 0..100
-
-
-def _err(stat: Stat | None, bounds: tuple[float, float]) -> list[list[float]]:
-    """Matplotlib's asymmetric error ``[[below], [above]]`` of the 95% interval cut to ``bounds``."""
-    interval = stat.interval(bounds) if stat is not None else None
-    if interval is None:
-        return [[0.0], [0.0]]
-    return [[max(stat.mean - interval[0], 0.0)], [max(interval[1] - stat.mean, 0.0)]]
-
-
-def _ends(stat: Stat, bounds: tuple[float, float]) -> tuple[float, float]:
-    """The ends of the error bar of ``stat`` (its mean with one seed)."""
-    interval = stat.interval(bounds)
-    return interval if interval is not None else (stat.mean, stat.mean)
-
-
-def _few_seeds(ns: Sequence[int]) -> str:
-    """A line for a legend title when some variant has fewer than ``FEW_SEEDS`` seeds."""
-    return f"\nn < {FEW_SEEDS}: bars only indicative" if any(0 < n < FEW_SEEDS for n in ns) else ""
-
-
-def _seeds(v: Variant) -> str:
-    return f"n={v.n_seeds}"
-
-
-def _plain(text: str) -> str:
-    """``text`` (a label built from run data) with its "$" escaped, so matplotlib never reads mathtext."""
-    return str(text).replace("$", r"\$")
-
-
-def _fmt_ratio(x: float) -> str:
-    return f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}" if abs(x) >= 0.1 else f"{x:.3g}"
-
-
-def _fmt_seconds(x: float) -> str:
-    return f"{x:.0f} s" if x >= 100 else f"{x:.3g} s"
-
+#: Re-exported: the report's writer and callers import these from here.
+__all__ = [
+    "PLOTS", "PLOT_CAPTIONS", "SWEEP_CAPTION", "avg_gap_bars", "avg_gap_sweep", "report_palette",
+    "require_matplotlib", "runtime_bars", "sweep_lines", "sweep_title", "ua_ra_scatter", "variant_colors",
+]
 
 @dataclass(frozen=True)
 class _Point:
@@ -392,71 +295,3 @@ PLOT_CAPTIONS = {
     "avg-gap": "avg_gap to the golden model per variant, ranked, with 95% intervals; dashed line: the original model",
     "runtime": "runtime of each variant (log scale) and its speed-up over retraining the golden model",
 }
-
-
-# ============================================================================ retain sweeps
-def sweep_title(group: Sequence[Scenario]) -> str:
-    """``avg_gap versus retain fraction — digits / mlp / forget class:3 / recipe digits``."""
-    sc = group[0]
-    return f"avg_gap versus retain fraction — {sc.dataset} / {sc.model} / forget {sc.forget} / recipe {sc.recipe}"
-
-
-def sweep_lines(group: Sequence[Scenario]) -> dict[str, list[tuple[float, Stat, int]]]:
-    """label -> [(retain fraction, avg_gap stat, n seeds)] for every variant with an ``avg_gap`` at two or
-    more fractions of ``group`` (scenarios sorted by retain fraction); labels in order of first appearance,
-    best rank first."""
-    lines: dict[str, list[tuple[float, Stat, int]]] = {}
-    for sc in group:
-        for v in sc.variants:
-            s = v.stats.get("avg_gap")
-            if s is not None:
-                lines.setdefault(v.label, []).append((float(sc.retain_fraction), s, v.n_seeds))
-    return {label: pts for label, pts in lines.items() if len(pts) >= 2}
-
-
-def avg_gap_sweep(group: Sequence[Scenario], palette: Sequence[str] | None = None) -> bytes:
-    """x: retain fraction, y: mean ``avg_gap`` with its 95% error bars, one line per variant run at two or
-    more fractions of ``group`` (scenarios identical but for their retain fraction, see
-    ``unlearnkit.report.aggregate.retain_fraction_sweeps``)."""
-    lines = sweep_lines(group)
-    fractions = sorted({float(sc.retain_fraction) for sc in group})
-
-    order = list(palette) if palette is not None else sorted(lines)
-    order += sorted(label for label in lines if label not in order)
-
-    def draw(fig) -> None:
-        ax = fig.add_subplot()
-        for label, pts in lines.items():
-            i = order.index(label)
-            xs = [x for x, _, _ in pts]
-            ys = [s.mean for _, s, _ in pts]
-            below, above = zip(*[(e[0][0], e[1][0]) for e in (_err(s, GAP) for _, s, _ in pts)])
-            errs = [list(below), list(above)]
-            seeds = sorted({n for _, _, n in pts})
-            n_text = f"n={seeds[0]}" if len(seeds) == 1 else f"n={seeds[0]}–{seeds[-1]}"
-            ax.errorbar(xs, ys, yerr=errs, fmt="-" + MARKERS[i % len(MARKERS)], color=_color(i), capsize=4,
-                        markeredgecolor="black", markeredgewidth=0.6, linewidth=1.4, markersize=7,
-                        label=_plain(f"{label} ({n_text})"), zorder=3)
-        ax.set_xticks(fractions, [f"{x:g}" for x in fractions])
-        span = fractions[-1] - fractions[0]
-        ax.set_xlim(fractions[0] - 0.06 * span, fractions[-1] + 0.06 * span)
-        ax.set_ylim(bottom=0)
-        ax.set_xlabel("retain fraction: share of D_r the method may use")
-        ax.set_ylabel("avg_gap (pp) to the golden model; lower is better")
-        ax.grid(True, color="#dddddd", linewidth=0.8, zorder=0)
-        seeds = sorted({s for sc in group for s in sc.seeds})
-        text = f"{sweep_title(group)} ({len(seeds)} seed{'s' if len(seeds) != 1 else ''})"
-        fig.suptitle(_plain("\n".join(textwrap.wrap(text, 110))), x=0.01, ha="left", fontsize=11)
-        handles, labels = ax.get_legend_handles_labels()
-        if handles:
-            ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9, frameon=False,
-                      title="bars: 95% t-interval over seeds" + _few_seeds(list({n for pts in lines.values()
-                                                                                  for _, _, n in pts})),
-                      title_fontsize=8, alignment="left")
-
-    return _render(9.0, 5.0, draw)
-
-
-#: Caption of a retain-fraction sweep plot (after its title).
-SWEEP_CAPTION = ("mean avg_gap over seeds with 95% t-interval error bars, one line per method variant run at two or "
-                 "more retain fractions")

@@ -16,7 +16,9 @@ from unlearnkit.report.aggregate import Scenario, aggregate_runs, retain_fractio
 from unlearnkit.report.content import Sweep, check_spread
 from unlearnkit.report.html import render_html
 from unlearnkit.report.markdown import render_markdown
-from unlearnkit.report.plots import PLOTS, avg_gap_sweep, report_palette, require_matplotlib, sweep_lines, sweep_title
+from unlearnkit.report.plot_style import report_palette, require_matplotlib
+from unlearnkit.report.plots import PLOTS
+from unlearnkit.report.sweep_plot import avg_gap_sweep, sweep_lines, sweep_title
 from unlearnkit.runs.store import RunStore
 
 DEFAULT_TITLE = "unlearnkit report"
