@@ -52,3 +52,19 @@ def test_safetensors_with_a_huge_header_is_not_called_a_pickle(tmp_path):
     assert "pickle" not in msg and "not a valid safetensors file" in msg and "\n" not in msg
     torch.save({"w": torch.ones(2)}, tmp_path / "zip.safetensors")
     assert "is a pickle (torch.save) file" in _message(tmp_path / "zip.safetensors")
+
+
+def test_a_request_for_every_record_is_one_short_line():
+    import numpy as np
+
+    from unlearnkit import Dataset
+    from unlearnkit.deletion.forget import plan_forget
+    from unlearnkit.errors import ConfigError
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(3000, 8)).astype("float32"), rng.integers(0, 3, 3000)
+    ids = [f"record-number-{i:06d}" for i in range(2000)]
+    data = Dataset.from_arrays(x[:2000], y[:2000], ids=ids, test=(x[2000:], y[2000:]))
+    with pytest.raises(ConfigError) as exc:
+        plan_forget(torch.nn.Linear(8, 3), data, ids, method="finetune")
+    assert "every one of the 2000 training records" in str(exc.value) and len(str(exc.value)) < 300

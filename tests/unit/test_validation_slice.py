@@ -93,7 +93,7 @@ def _indices_file(values, _counter=[0]) -> str:
         ({"train_subset": -5}, "must be a count of at least 1"),
         ({"train_subset": 1.5}, "fraction in \\(0, 1\\]"),
         ({"train_subset": "many"}, "Got 'many' instead"),
-        ({"train_subset": 2}, "leaves class .* without any training sample; ask for at least 3"),
+        ({"train_subset": 2}, "leaves class.* without any training sample; ask for at least 3"),
         ({"train_subset": 60, "val_size": 61}, "left only 60 samples .* ask for at most 60"),
         ({"val_size": 120}, "would leave no training sample"),
         ({"val_size": 1.0}, "fraction in \\(0, 1\\)"),

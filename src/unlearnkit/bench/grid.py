@@ -50,6 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from unlearnkit.bench.expand import MAX_RUNS, expand_params, expand_tables, grid_size, too_big
 from unlearnkit.config import init_params
 from unlearnkit.errors import ConfigError, UnlearnkitError
 from unlearnkit.runs.experiment import ExperimentConfig, RunPlan, check_metrics, check_retain_fraction, plan_run
@@ -114,16 +115,25 @@ class Grid:
             return list(self.retain_fraction)
         return [self.retain_fraction]
 
+    def size(self) -> int:
+        """How many runs ``runs()`` gives at most (before duplicate parameter sets are dropped), counted
+        without expanding anything."""
+        return grid_size(len(self.datasets), len(self.models), len(self.forget), len(self.retain_fractions()),
+                         len(self.seeds), self.methods)
+
     def runs(self) -> list[RunSpec]:
         """Every run of the grid: datasets × models × forget specs × retain fractions × seeds × method variants."""
+        if self.size() > MAX_RUNS:
+            raise ConfigError(too_big(self.source, self.size()))
+        variants = {method: expand_tables(grids) for method, grids in self.methods.items()}
         out = []
         for dataset, model, forget, fraction, seed in itertools.product(
                 self.datasets, self.models, self.forget, self.retain_fractions(), self.seeds):
             cfg = ExperimentConfig(dataset=dataset, model=model, forget=forget, seed=seed, recipe=self.recipe,
                                    recipe_overrides=dict(self.recipe_overrides), model_kwargs=dict(self.model_args),
                                    data_dir=self.data_dir, device=self.device, data_options=dict(self.data_options))
-            for method, grids in self.methods.items():
-                for params in expand_tables(grids):
+            for method, sets in variants.items():
+                for params in sets:
                     out.append(RunSpec(cfg, method, params, tuple(self.metrics) if self.metrics else None, fraction,
                                        dict(self.calibration) if self.calibration else None))
         return out
@@ -191,22 +201,6 @@ class Grid:
     def config_hashes(self) -> set[str]:
         """The config hash of every run of the grid (what the run store records); see ``plans``."""
         return {plan.config_hash for _, plan in self.plans()}
-
-
-def expand_tables(grids: dict[str, Any] | list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One ``[methods.x]`` table, or the ``[[methods.x]]`` tables of a method, expanded in order
-    (duplicates kept once)."""
-    out: list[dict[str, Any]] = []
-    for grid in grids if isinstance(grids, list) else [grids]:
-        out += [p for p in expand_params(grid) if p not in out]
-    return out
-
-
-def expand_params(grid: dict[str, Any]) -> list[dict[str, Any]]:
-    """``{"lr": [0.1, 0.01], "epochs": 3}`` -> two parameter dicts (lists are grids, scalars fixed)."""
-    keys = sorted(grid)
-    values = [grid[k] if isinstance(grid[k], list) else [grid[k]] for k in keys]
-    return [dict(zip(keys, combo)) for combo in itertools.product(*values)]
 
 
 def _is_fraction(value: Any) -> bool:
@@ -329,6 +323,11 @@ def grid_from_dict(raw: dict[str, Any], *, source: str = "<grid>") -> Grid:
                 if key not in valid:
                     problems.append(f"unknown parameter {key!r} for method {name!r} (valid: {', '.join(valid)})")
             methods[name] = params
+
+    fractions = len(retain_fraction_list) if isinstance(retain_fraction_list := raw.get("retain_fraction"), list) else 1
+    n_runs = grid_size(len(datasets), len(models), len(forget), fractions, len(seeds), methods)
+    if n_runs > MAX_RUNS:
+        raise ConfigError(too_big(source, n_runs))
 
     calibration = {k: raw[k] for k in CALIBRATION_KEYS if k in raw} or None
     if calibration and "calibrate" not in calibration:

@@ -14,6 +14,7 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("bench", help="run a TOML grid of runs, resumable; results go to the run store")
     add_common(p, experiment=False)
     p.add_argument("grid", help="grid file, e.g. benchmarks/grids/default.toml")
+    p.add_argument("--data-dir", help="directory holding the datasets' files (as the grid's data_dir key)")
     p.add_argument("--executor", default="local", help="local (default) or ray")
     p.add_argument("--address", help="Ray cluster address host:port (default: start Ray locally)")
     p.add_argument("--workers", type=int, help="CPUs of a local Ray instance (default: all)")
@@ -59,6 +60,11 @@ def _bench(args) -> int:
     from unlearnkit.bench.runner import run_grid
 
     grid = load_grid(args.grid)
+    if args.data_dir is not None:
+        if grid.data_dir is not None and str(grid.data_dir) != args.data_dir:
+            raise ConfigError(f"--data-dir {args.data_dir} differs from the grid's data_dir {grid.data_dir!r}; give "
+                              "one of them.")
+        grid.data_dir = args.data_dir
     ws = workspace(args)
     plans = grid.plans()  # every problem of the grid is reported before an executor starts
     executor = make_executor(args.executor, address=args.address, workers=args.workers, threads=args.threads)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from typing import Any, Sequence
 
 from unlearnkit.errors import ConfigError
@@ -57,25 +58,40 @@ def experiment_config(args, forget: str | None):
     )
 
 
-def loose_pairs(pairs: Sequence[str]) -> dict[str, Any]:
-    """``["size=32", "grayscale=true"]`` -> ``{"size": 32, "grayscale": True}``; other values stay strings."""
+def loose_pairs(pairs: Sequence[str], what: str = "Option") -> dict[str, Any]:
+    """``["size=32", "grayscale=true"]`` -> ``{"size": 32, "grayscale": True}``; other values stay strings.
+
+    Raises:
+        ConfigError: a pair without ``=``, a key given twice, or a number too long to be meant.
+    """
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep or not key:
-            raise ConfigError(f"Option {pair!r} must have the form key=value.")
-        value: Any = text
-        if text.lower() in ("true", "false"):
-            value = text.lower() == "true"
-        else:
-            for kind in (int, float):
-                try:
-                    value = kind(text)
-                    break
-                except ValueError:
-                    pass
-        out[key] = value
+            raise ConfigError(f"{what} {pair[:60]!r} must have the form key=value.")
+        if key in out:
+            raise ConfigError(f"{what} {key!r} is given twice; give each key once.")
+        out[key] = _loose_value(key, text, what)
     return out
+
+
+def _loose_value(key: str, text: str, what: str) -> Any:
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    digits = text.strip().lstrip("+-")
+    if digits.isdigit() and len(digits) > 30:
+        raise ConfigError(f"{what} {key!r} is a number of {len(digits)} digits, far too large to be meant.")
+    for kind in (int, float):
+        try:
+            value = kind(text)
+        except ValueError:
+            continue
+        if isinstance(value, float) and not math.isfinite(value) and text.strip().lower().lstrip("+-") not in (
+                "inf", "infinity", "nan"):
+            raise ConfigError(f"{what} {key!r} is {text[:20]!r}{'...' if len(text) > 20 else ''}, a number too "
+                              "large to be meant.")
+        return value
+    return text
 
 
 def metric_names(text: str | None) -> list[str] | None:

@@ -115,6 +115,8 @@ def _unlearn(args) -> int:
     from unlearnkit.runs.experiment import run_unlearning
     from unlearnkit.tables import print_reports
 
+    if args.calibrate_every is not None and not args.calibrate:
+        raise ConfigError("--calibrate-every only applies with --calibrate heldout.")
     params = parse_overrides(args.params, METHODS.get(args.method), owner=f"method {args.method!r}")
     if args.preset:
         from unlearnkit.bench.presets import read_preset

@@ -67,6 +67,13 @@ def subsample(ds: Dataset, *, train_subset: int | float | None = None, val_size:
     keep = np.arange(n)
     if train_subset is not None:
         k = _count(train_subset, n, "train_subset", allow_all=True)
+        classes = len(np.unique(y))
+        if k < classes:
+            raise ConfigError(
+                f"The 'train_subset' option {train_subset!r} keeps {k} of the {n} training samples of {ds.name!r}, "
+                f"fewer than its {classes} classes: it leaves class(es) without any training sample; ask for at "
+                f"least {classes} (a fraction of at least "
+                f"{math.ceil(classes / n * 1000) / 1000:g}).")
         keep = stratified(y, k, numpy_rng(subset_seed, "train_subset", ds.name, k), "train_subset", ds.name)
     pool = np.setdiff1d(np.arange(n), keep)
     if val_size is None:
@@ -107,8 +114,15 @@ def subsample(ds: Dataset, *, train_subset: int | float | None = None, val_size:
 
 
 def _check_seed(seed: Any) -> None:
-    if isinstance(seed, bool) or not isinstance(seed, Integral):
-        raise ConfigError(f"The 'subset_seed' option must be an int. Got {seed!r} instead.")
+    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0 or seed.bit_length() > 63:
+        raise ConfigError(f"The 'subset_seed' option must be an int in [0, 2**63). Got {_shown(seed)} instead.")
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)``, or its size for an int too long to print in a message."""
+    if isinstance(value, Integral) and not isinstance(value, bool) and abs(int(value)).bit_length() > 200:
+        return f"a number of about {int(abs(int(value)).bit_length() * math.log10(2)) + 1} digits"
+    return repr(value)
 
 
 def _count(value: Any, n: int, name: str, *, allow_all: bool, limit: int | None = None) -> int:
@@ -117,13 +131,13 @@ def _count(value: Any, n: int, name: str, *, allow_all: bool, limit: int | None 
     upper = "(0, 1]" if allow_all else "(0, 1)"
     form = f"a count of at least 1 or a fraction in {upper}"
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise ConfigError(f"The '{name}' option must be {form}. Got {value!r} instead.")
+        raise ConfigError(f"The '{name}' option must be {form}. Got {_shown(value)} instead.")
     if isinstance(value, Integral):
         k = int(value)
         if k <= 0:
-            raise ConfigError(f"The '{name}' option must be {form}. Got {value!r} instead.")
+            raise ConfigError(f"The '{name}' option must be {form}. Got {_shown(value)} instead.")
         if k > n and limit is None:
-            raise ConfigError(f"The '{name}' option asks for {k} samples but the training set has only {n}.")
+            raise ConfigError(f"The '{name}' option asks for {_shown(k)} samples but the training set has only {n}.")
         return k
     frac = float(value)
     if not (0 < frac < 1 or (allow_all and frac == 1)):

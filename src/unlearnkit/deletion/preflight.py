@@ -133,19 +133,24 @@ def check_fit(model: nn.Module, data: Dataset, *, seed: int = 0, device: str = "
 
 
 def resolve_request(data: Dataset, ids: Sequence[str]) -> np.ndarray:
-    """``resolve_ids`` on the training records, with a hint when a plain name matches one image's file name.
+    """``resolve_ids`` on the training records, with a hint when a plain name matches one image's file name;
+    a request for every record left is refused in one short line.
 
     Example:
         >>> resolve_request(data, ["cat/7.png"])  # doctest: +SKIP
         array([41])
     """
     try:
-        return resolve_ids(data, ids)
+        positions = resolve_ids(data, ids)
     except ConfigError as exc:
         hint = _path_hint(data.train_ids or (), ids)
         if not hint:
             raise
         raise ConfigError(f"{exc} {hint}") from None
+    if len(positions) == len(data.train_y):
+        raise ConfigError(f"The request names every one of the {len(positions)} training records left: nothing would "
+                          "be retained, so there is no model to keep. Delete fewer records, or train a new model.")
+    return positions
 
 
 def _path_hint(known: Sequence[str], ids: Sequence[str]) -> str:

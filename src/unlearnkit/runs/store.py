@@ -30,6 +30,7 @@ from typing import Any, Iterable
 
 from unlearnkit.errors import StoreError
 from unlearnkit.fileio import pid_alive
+from unlearnkit.runs.schema_check import check_schema
 
 #: Seconds between two heartbeats of a process that holds claims.
 HEARTBEAT_S = 15.0
@@ -75,6 +76,8 @@ CREATE INDEX IF NOT EXISTS claims_config_hash ON claims (config_hash);
 COLUMNS = ("id", "created_at", "finished_at", "status", "dataset", "model", "forget", "split_fingerprint", "seed",
            "method", "params", "config", "config_hash", "metrics", "runtime_s", "unlearned_key", "version", "error")
 JSON_COLUMNS = ("params", "config", "metrics")
+CLAIM_COLUMNS = ("key", "kind", "config_hash", "run_id", "host", "pid", "token", "claimed_at", "heartbeat")
+_TABLES = (("runs", COLUMNS), ("claims", CLAIM_COLUMNS))
 
 
 class RunStore:
@@ -117,6 +120,8 @@ class RunStore:
                 conn = sqlite3.connect(self._read_only_uri(), uri=True, timeout=30)
                 try:
                     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+                    if "runs" in tables:
+                        check_schema(conn, self.path, _TABLES)
                 finally:
                     conn.close()
             except sqlite3.DatabaseError as exc:
@@ -135,6 +140,7 @@ class RunStore:
             conn = sqlite3.connect(self.path, timeout=30)
             try:
                 conn.executescript(SCHEMA)
+                check_schema(conn, self.path, _TABLES)
             finally:
                 conn.close()
         except sqlite3.DatabaseError as exc:
@@ -505,7 +511,7 @@ class _Tx:
             self.conn.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:
             self.conn.close()
-        if exc_type is not None and issubclass(exc_type, sqlite3.OperationalError) and _kind(exc) != "other":
+        if exc_type is not None and issubclass(exc_type, sqlite3.OperationalError):  # one line, not a traceback
             raise _store_error(self.path, exc) from None
 
 
@@ -544,5 +550,12 @@ def _decode(row: sqlite3.Row) -> dict[str, Any]:
     out = dict(row)
     for c in JSON_COLUMNS:
         if out.get(c) is not None:
-            out[c] = json.loads(out[c])
+            try:
+                out[c] = json.loads(out[c])
+            except (TypeError, ValueError):
+                out[c] = ()  # not JSON: refused below
+            if not isinstance(out[c], dict) and not (c == "metrics" and out[c] is None):
+                raise StoreError(f"Run {out.get('id')!r} of the run store holds no JSON object in its {c!r} column "
+                                 "(the store was edited by hand); delete that run or choose another --home.")
     return out
+
