@@ -1,0 +1,164 @@
+"""``--method auto`` on the memorising benchmark: fix its rule on development seeds, then measure it.
+
+The benchmark: Fashion-MNIST 10k subset, ``cnn``, recipe ``memorise``, random 10% (the setting of
+benchmarks/grids/memorising.toml), each seed with its own original and golden models (trained once
+and cached in the model store of ``--home``). Process CPU seconds throughout.
+
+``--phase dev`` (seeds 7, 8, 9 by default; no golden model is trained or looked at): every member of
+``POOL`` runs on each seed's original model and is rated by the golden-free verdict
+(``deletion.auto_select``); its CPU is compared with the estimated retrain
+(``deletion.retrain_cost``). The rule for the (high memorisation, scattered) cell follows
+mechanically (``derive_cell``): the members that read forgotten on at least 2 of the 3 seeds, by
+(seeds forgotten, mean distance to the margins' centre); each one's cost is its mean CPU fraction;
+the default budget stays 0.10 when the first one's worst-seed cost plus auto's overhead (scoring,
+retrain estimate, rating) fits it, else the smallest multiple of 0.05 that does.
+
+``--phase report`` (seeds 0, 1, 2): ``select_method`` with the package's rule and default budget on
+each seed; the pick's avg_gap (and UA, RA, TA, MIA) against that seed's golden model, beside doing
+nothing (the original model); auto's CPU (everything it did: scoring, estimate, every candidate
+and its rating) as a fraction of the golden retrain's measured training CPU.
+
+Usage:  python benchmarks/auto_choice.py --phase dev [--seeds 7,8,9] [--home DIR] [--threads 1]
+        python benchmarks/auto_choice.py --phase report [--seeds 0,1,2] [--home DIR] [--budget 0.1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from unlearnkit.deletion.auto_rule import DEFAULT_BUDGET, Candidate
+from unlearnkit.deletion.auto_select import Tried, _rate, _run_one, distance, measure_memorisation, select_method
+from unlearnkit.deletion.judge import model_scores, verdict_parts
+from unlearnkit.deletion.margins import load_margins
+from unlearnkit.deletion.retrain_cost import estimate_retrain_cpu
+from unlearnkit.runs.experiment import (ExperimentConfig, Workspace, golden_model, load_context, original_model,
+                                        report_for)
+
+#: The development pool for the (high, scattered) cell: every method within reach of the budget that
+#: the memorising benchmark measured, the faithful and the short EU-k, and neggrad_plus (the old pick).
+POOL = (
+    Candidate("eu_k", {"k": 2, "schedule": "short", "init": "reset"}),
+    Candidate("eu_k", {"k": 2, "schedule": "short", "init": "reset", "epochs": 10, "lr_schedule": "cosine"}),
+    Candidate("eu_k", {"k": 2, "schedule": "recipe", "recipe": "memorise"}),
+    Candidate("cf_k", {"k": 2, "schedule": "short"}),
+    Candidate("restart_ft", {}),
+    Candidate("ssd", {}),
+    Candidate("neggrad_plus", {}),
+)
+HEADLINE = ["ua", "ra", "ta", "mia_efficacy", "avg_gap"]
+
+
+def context(seed: int, data_dir: str | None):
+    cfg = ExperimentConfig(dataset="fashion-mnist", model="cnn", forget="random:0.1", seed=seed, recipe="memorise",
+                           data_options={"train_subset": 10000}, data_dir=data_dir)
+    return load_context(cfg)
+
+
+def dev(ws: Workspace, seeds: list[int], data_dir: str | None) -> None:
+    margins = load_margins()
+    rows: dict[str, list[tuple[str, float, float]]] = {c.label(): [] for c in POOL}
+    overhead: list[float] = []
+    for seed in seeds:
+        ctx = context(seed, data_dir)
+        original = original_model(ws, ctx).model
+        t0 = time.process_time()
+        parts = verdict_parts(ctx.split, seed)
+        before = model_scores(original, ctx.split, parts)
+        mem = measure_memorisation(before)
+        est = estimate_retrain_cpu(original, ctx.split.subset("retain"), ctx.recipe, seed=seed)
+        setup = time.process_time() - t0
+        print(f"seed {seed}: memorisation {mem.train_acc:.1f} - {mem.heldout_acc:.1f} = {mem.gap:.1f} points "
+              f"({mem.level}); retrain estimate {est.cpu_s:.1f} CPU s ({est.to_dict()['how']})",
+              flush=True)
+        rate = []
+        for cand in POOL:
+            one: Tried = _run_one(original, ctx.split, cand, float("inf"), seed=seed, device="cpu")
+            _rate(one, ctx.split, parts, before, margins=margins, seed=seed, device="cpu")
+            rate.append(one.rate_cpu_s)
+            rows[cand.label()].append((one.verdict.verdict, distance(one.verdict), one.cpu_s / est.cpu_s))
+            print(f"  {cand.label()}: {one.verdict.verdict}, distance {distance(one.verdict):.2f}, "
+                  f"{one.cpu_s:.1f} CPU s ({100 * one.cpu_s / est.cpu_s:.1f}% of the estimate)", flush=True)
+        overhead.append((setup + statistics.mean(rate)) / est.cpu_s)
+    print("\n| candidate | verdicts (seeds " + ", ".join(map(str, seeds)) + ") | mean distance | "
+          "CPU, % of the estimated retrain (mean, max) |")
+    print("|---|---|---:|---:|")
+    for label, vals in rows.items():
+        print(f"| `{label}` | {', '.join(v for v, _, _ in vals)} | {statistics.mean(d for _, d, _ in vals):.2f} | "
+              f"{100 * statistics.mean(f for _, _, f in vals):.1f}, {100 * max(f for _, _, f in vals):.1f} |")
+    print(f"\nauto's overhead (scoring, estimate, one rating): {100 * max(overhead):.1f}% at most")
+    derive_cell(rows, max(overhead))
+
+
+def derive_cell(rows: dict[str, list[tuple[str, float, float]]], overhead: float) -> None:
+    """Print the (high, scattered) cell and the default budget that the dev results give (the module's rule)."""
+    n = {label: sum(v == "forgotten" for v, _, _ in vals) for label, vals in rows.items()}
+    keep = sorted((lab for lab in rows if n[lab] >= 2),
+                  key=lambda lab: (-n[lab], statistics.mean(d for _, d, _ in rows[lab])))
+    print("\nderived cell (high, scattered):")
+    for lab in keep:
+        print(f"  {lab}: cost {statistics.mean(f for _, _, f in rows[lab]):.3f} (forgotten on {n[lab]} seeds)")
+    if not keep:
+        print("  none reads forgotten on 2 of 3 seeds: the cell keeps the best-rated member")
+        return
+    need = max(f for _, _, f in rows[keep[0]]) + overhead
+    budget = DEFAULT_BUDGET if need <= DEFAULT_BUDGET else 0.05 * -(-need // 0.05)
+    print(f"default budget: {budget:.2f} (the first needs {need:.3f} on its worst seed, overhead included)")
+
+
+def report(ws: Workspace, seeds: list[int], data_dir: str | None, budget: float) -> None:
+    lines = []
+    for seed in seeds:
+        ctx = context(seed, data_dir)
+        original, golden = original_model(ws, ctx), golden_model(ws, ctx)
+        t0 = time.process_time()
+        sel = select_method(original.model, ctx.split, shape="scattered", recipe=ctx.recipe,
+                            recipe_source="memorise (the benchmark's)", budget=budget, seed=seed)
+        cpu = time.process_time() - t0
+        picked = report_for(ws, ctx, sel.result.model, sel.result.runtime_s, HEADLINE, cpu_s=sel.result.cpu_s)
+        nothing = report_for(ws, ctx, original.model, None, HEADLINE)
+        c = sel.choice
+        print(f"seed {seed}: {c['why']}", flush=True)
+        tried = ", ".join(f"{t['label']} {t['verdict'] or t['status']} {t['cpu_s']:.1f} s" for t in c["candidates"])
+        lines.append((seed, c["label"], c["verdict"], picked.value("avg_gap"), nothing.value("avg_gap"),
+                      cpu / golden.train_cpu_s, cpu, golden.train_cpu_s, c["retrain_estimate"]["cpu_s"],
+                      c["memorisation"]["gap"], tried, picked))
+    print("\n| seed | memorisation (points) | auto's pick | golden-free verdict | avg_gap | doing nothing | "
+          "auto's CPU (s) | retrain CPU (s), measured / estimated | CPU fraction | candidates |")
+    print("|---:|---:|---|---|---:|---:|---:|---:|---:|---|")
+    for s, label, v, gap, none, frac, cpu, gold, estd, mem, tried, _ in lines:
+        print(f"| {s} | {mem:.1f} | `{label}` | {v} | {gap:.2f} | {none:.2f} | {cpu:.1f} | {gold:.1f} / {estd:.1f} | "
+              f"{100 * frac:.1f}% | {tried} |")
+    gaps, nones, fracs = [x[3] for x in lines], [x[4] for x in lines], [x[5] for x in lines]
+    sd = (lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0)
+    print(f"\nmean: avg_gap {statistics.mean(gaps):.2f} ± {sd(gaps):.2f} (doing nothing {statistics.mean(nones):.2f} ± "
+          f"{sd(nones):.2f}), CPU {100 * statistics.mean(fracs):.1f}% ± {100 * sd(fracs):.1f} of the retrain")
+    print("\n| seed | ua | ra | ta | mia_efficacy |\n|---:|---:|---:|---:|---:|")
+    for s, *_, rep in lines:
+        print(f"| {s} | " + " | ".join(f"{rep.value(m):.2f}" for m in HEADLINE[:4]) + " |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--phase", choices=("dev", "report"), required=True)
+    parser.add_argument("--seeds", help="comma-separated (default: 7,8,9 for dev, 0,1,2 for report)")
+    parser.add_argument("--home", help="the stores' home (default: $UNLEARNKIT_HOME or ~/.cache/unlearnkit)")
+    parser.add_argument("--data-dir", help="folder of the Fashion-MNIST files (default: the dataset's own)")
+    parser.add_argument("--budget", type=float, default=DEFAULT_BUDGET, help="report: auto's budget")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: CPU seconds without "
+                        "spinning threads)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    seeds = [int(s) for s in (args.seeds or ("7,8,9" if args.phase == "dev" else "0,1,2")).split(",")]
+    ws = Workspace(args.home)
+    if args.phase == "dev":
+        dev(ws, seeds, args.data_dir)
+    else:
+        report(ws, seeds, args.data_dir, args.budget)
+
+
+if __name__ == "__main__":
+    main()
