@@ -31,7 +31,8 @@ import time
 import torch
 
 from unlearnkit.deletion.auto_rule import DEFAULT_BUDGET, Candidate
-from unlearnkit.deletion.auto_select import Tried, _rate, _run_one, distance, measure_memorisation, select_method
+from unlearnkit.deletion.auto_select import (Tried, distance, measure_memorisation, rate_candidate, run_candidate,
+                                             select_method)
 from unlearnkit.deletion.judge import model_scores, verdict_parts
 from unlearnkit.deletion.margins import load_margins
 from unlearnkit.deletion.retrain_cost import estimate_retrain_cpu
@@ -76,8 +77,8 @@ def dev(ws: Workspace, seeds: list[int], data_dir: str | None) -> None:
               flush=True)
         rate = []
         for cand in POOL:
-            one: Tried = _run_one(original, ctx.split, cand, float("inf"), seed=seed, device="cpu")
-            _rate(one, ctx.split, parts, before, margins=margins, seed=seed, device="cpu")
+            one: Tried = run_candidate(original, ctx.split, cand, float("inf"), seed=seed, device="cpu")
+            rate_candidate(one, ctx.split, parts, before, margins=margins, seed=seed, device="cpu")
             rate.append(one.rate_cpu_s)
             rows[cand.label()].append((one.verdict.verdict, distance(one.verdict), one.cpu_s / est.cpu_s))
             print(f"  {cand.label()}: {one.verdict.verdict}, distance {distance(one.verdict):.2f}, "
@@ -134,8 +135,9 @@ def report(ws: Workspace, seeds: list[int], data_dir: str | None, budget: float)
               f"{100 * frac:.1f}% | {tried} |")
     gaps, nones, fracs = [x[3] for x in lines], [x[4] for x in lines], [x[5] for x in lines]
     sd = (lambda xs: statistics.stdev(xs) if len(xs) > 1 else 0.0)
-    print(f"\nmean: avg_gap {statistics.mean(gaps):.2f} ± {sd(gaps):.2f} (doing nothing {statistics.mean(nones):.2f} ± "
-          f"{sd(nones):.2f}), CPU {100 * statistics.mean(fracs):.1f}% ± {100 * sd(fracs):.1f} of the retrain")
+    print(f"\nmean: avg_gap {statistics.mean(gaps):.2f} ± {sd(gaps):.2f} (doing nothing "
+          f"{statistics.mean(nones):.2f} ± {sd(nones):.2f}), CPU {100 * statistics.mean(fracs):.1f}% ± "
+          f"{100 * sd(fracs):.1f} of the retrain")
     print("\n| seed | ua | ra | ta | mia_efficacy |\n|---:|---:|---:|---:|---:|")
     for s, *_, rep in lines:
         print(f"| {s} | " + " | ".join(f"{rep.value(m):.2f}" for m in HEADLINE[:4]) + " |")

@@ -84,7 +84,8 @@ class Cell:
 
 
 _EUK_SHORT = Candidate("eu_k", {"k": 2, "schedule": "short"}, cost=0.066,
-                       cost_basis="measured: 6.6% of the retrain's CPU on the memorising cnn (docs/results/random-deletion.md)")
+                       cost_basis="measured: 6.6% of the retrain's CPU on the memorising cnn "
+                                  "(docs/results/random-deletion.md)")
 _SSD = Candidate("ssd", {}, cost=0.04, cost_basis="measured: 5.4 of 137.5 CPU s on class 3 of the memorising cnn "
                  "(docs/results/random-deletion.md)")
 _KL_FT = Candidate("kl_ft", {}, passes=3.0, cost_basis="3 epochs over D_r")
@@ -96,9 +97,9 @@ RULE: dict[tuple[str, str], Cell] = {
     ("high", "scattered"): Cell("high", "scattered", (_EUK_SHORT,),
                                 "PROVISIONAL: to be fixed on development seeds 7-9 (docs/results/auto.md)"),
     ("low", "scattered"): Cell("low", "scattered", (_FINETUNE, _NEGGRAD),
-                               "docs/results/baselines.md: neggrad_plus comes closest on the generalising Fashion-MNIST "
-                               "60k model (avg_gap 0.34, doing nothing 1.35), at most of a retrain's CPU; a one-epoch "
-                               "finetune is the cheap try"),
+                               "docs/results/baselines.md (the generalising Fashion-MNIST 60k model, random 10%): "
+                               "neggrad_plus comes closest (avg_gap 0.34, doing nothing 1.41) but costs a retrain's "
+                               "CPU; finetune 0.70; a one-epoch finetune is the cheap try"),
     ("high", "class"): Cell("high", "class", (_SSD, _KL_FT),
                             "docs/results/random-deletion.md (class 3 of the memorising cnn: ssd avg_gap 0.11 at 4% "
                             "of the retrain's CPU) and docs/results/finetune-family.md (kl_ft)"),

@@ -11,7 +11,8 @@ keep the one the golden-free verdict rates best.
 3. runs the cell's candidates, cheapest predicted first. A candidate whose predicted cost exceeds
    what is left (less the cost of rating it) is skipped; one that runs past its allowance (what is
    left, or ``OVERRUN`` times its prediction if less) is stopped at the next training step (or, for
-   work outside the training loop, marked over budget) and not used. Each one run is rated by the golden-free verdict (``deletion.verdict``);
+   work outside the training loop, marked over budget) and not used. Each one run is rated by the
+   golden-free verdict (``deletion.verdict``);
 4. ranks the rated ones: ``forgotten`` first, then ``inconclusive``, then the rest; ties by the
    distance to the margins' centre (``distance``), then by CPU.
 
@@ -160,7 +161,9 @@ class _OverBudget(Exception):
     """Raised by the step observer when a candidate runs past its allowance."""
 
 
-def _run_one(before: nn.Module, split, cand: Candidate, allowance: float, *, seed: int, device: str) -> Tried:
+def run_candidate(before: nn.Module, split, cand: Candidate, allowance: float, *, seed: int, device: str) -> Tried:
+    """Run one candidate through ``unlearn``, stopped when it spends more than ``allowance`` CPU seconds
+    (status ``stopped``); a method that refuses the model is ``failed``. Not yet rated."""
     start = time.process_time()
 
     def stop(_m: nn.Module, _s: Step) -> None:
@@ -183,7 +186,9 @@ def _run_one(before: nn.Module, split, cand: Candidate, allowance: float, *, see
     return tried
 
 
-def _rate(tried: Tried, split, parts, before_scores, *, margins: Margins, seed: int, device: str) -> None:
+def rate_candidate(tried: Tried, split, parts, before_scores, *, margins: Margins, seed: int, device: str) -> None:
+    """Set ``tried.verdict``: the golden-free verdict of its model against ``before_scores``
+    (``judge.model_scores`` of the model before, on ``parts``); NaN outputs make it ``destroyed``."""
     start = time.process_time()
     after = model_scores(tried.result.model, split, parts, device)
     if not all(np.isfinite(after[p]["loss"]).all() for p in after):
@@ -237,10 +242,10 @@ def select_method(before: nn.Module, split, *, shape: str, recipe: Recipe, recip
                                f"predicted {predicted:.2f} CPU s, {max(left, 0.0):.2f} left"))
             continue
         allowance = min(left, max(OVERRUN * predicted, MIN_ALLOWANCE * cost.cpu_s))
-        one = _run_one(before, split, cand, allowance, seed=seed, device=device)
+        one = run_candidate(before, split, cand, allowance, seed=seed, device=device)
         one.predicted_cpu_s = predicted
         if one.status == "rated":
-            _rate(one, split, parts, before_scores, margins=margins, seed=seed, device=device)
+            rate_candidate(one, split, parts, before_scores, margins=margins, seed=seed, device=device)
         tried.append(one)
     spent = time.process_time() - t0
     rated = [t for t in tried if t.status == "rated"]
@@ -279,5 +284,5 @@ def _choice(best: Tried, tried: list[Tried], mem: Memorisation, the_cell: Cell, 
             "retrain_note": retrain_note}
 
 
-__all__ = ["MIN_ALLOWANCE", "Memorisation", "OVERRUN", "RANK", "Selection", "Tried", "best_of", "check_budget", "distance", "measure_memorisation",
-           "select_method"]
+__all__ = ["MIN_ALLOWANCE", "Memorisation", "OVERRUN", "RANK", "Selection", "Tried", "best_of", "check_budget",
+           "distance", "measure_memorisation", "rate_candidate", "run_candidate", "select_method"]
