@@ -7,31 +7,54 @@ from typing import Any
 
 from unlearnkit.compare.sources import Collection
 from unlearnkit.metrics import evaluate
+from unlearnkit.metrics.cards import cards as metric_cards
 from unlearnkit.report.aggregate import aggregate_runs
 
 #: The golden-free metrics computed for every model on the page (METRICS.md).
 GOLDEN_FREE = ("heldout_auc", "heldout_acc_gap")
 
 
+def _recorded_golden_free(col: Collection, names: list[str]) -> dict[str, dict[str, list[float]]]:
+    """The golden-free values (with intervals) the runs recorded: model label -> metric -> [value, low, high]."""
+    found: dict[str, dict[str, list[float]]] = {}
+    rows = {"original": col.reference.label, "golden": "golden"}
+    for m in col.subjects if col.kind == "runs" else []:
+        rep = m.info.get("metrics") or {}
+        for row, label in [("unlearned", m.label), *rows.items()]:
+            values, iv = (rep.get("rows") or {}).get(row) or {}, (rep.get("intervals") or {}).get(row) or {}
+            for n in names:
+                if n in values and n in iv and n not in found.get(label, {}):
+                    found.setdefault(label, {})[n] = [values[n], *iv[n]]
+    return found
+
+
 def golden_free(col: Collection) -> dict[str, Any]:
     """``heldout_auc`` and ``heldout_acc_gap`` (and ``heldout_class_acc`` in class scenarios) of every
-    model, each with its seeded bootstrap 95% interval, as ``evaluate`` computes them.
+    model, each with its seeded bootstrap 95% interval: as the runs recorded them, else computed by
+    ``evaluate`` (the same definitions, on all of D_f and V_f).
 
     Returns:
         ``{"metrics": [...], "values": {model: {metric: [value, low, high] | None}},
-        "absent": {metric: reason}, "cards": {metric: card}}``.
+        "absent": {metric: reason}, "cards": {metric: card}, "computed": [models evaluated here]}``.
     """
     names = list(GOLDEN_FREE) + (["heldout_class_acc"] if col.split.kind in ("class", "subclass") else [])
-    values: dict[str, dict[str, list[float] | None]] = {}
+    values = _recorded_golden_free(col, names)
     absent: dict[str, str] = {}
-    cards: dict[str, Any] = {}
+    computed = []
     for m in col.models:
-        report = evaluate(m.model, col.split, metrics=names, seed=col.seed)
+        missing = [n for n in names if n not in values.get(m.label, {})]
+        if not missing:
+            continue
+        report = evaluate(m.model, col.split, metrics=missing, seed=col.seed)
         row, iv = report.rows.get("unlearned", {}), report.intervals.get("unlearned", {})
-        values[m.label] = {n: ([row[n], *iv.get(n, (row[n], row[n]))] if n in row else None) for n in names}
+        got = values.setdefault(m.label, {})
+        for n in missing:
+            got[n] = [row[n], *iv.get(n, (row[n], row[n]))] if n in row else None
+        computed.append(m.label)
         absent.update({n: r for n, r in report.absent.items() if n not in absent})
-        cards.update({n: c.to_dict() for n, c in report.cards.items()})
-    return {"metrics": names, "values": values, "absent": absent, "cards": cards}
+    cards = {n: c.to_dict() for n, c in metric_cards(names).items()}
+    return {"metrics": names, "values": {m.label: {n: values[m.label].get(n) for n in names} for m in col.models},
+            "absent": absent, "cards": cards, "computed": computed}
 
 
 def _recorded(col: Collection) -> list[tuple[str, dict[str, Any]]]:
@@ -81,9 +104,11 @@ def verdicts(col: Collection) -> dict[str, Any]:
         entry = {k: ev.get(k) for k in ("verdict", "verdict_title", "verdict_text", "warnings", "change", "sizes",
                                         "margins", "basis")}
         detail = ev.get("detail") if isinstance(ev.get("detail"), dict) else {}
-        entry["stats"] = [{k: s.get(k) for k in ("name", "value", "low", "high", "unit", "margin")}
-                          for q in ("forget", "kept") for s in (detail.get(q) or {}).get("stats", [])
-                          if isinstance(s, dict)]
+        entry["questions"] = [
+            {"name": (detail.get(q) or {}).get("name", q), "status": (detail.get(q) or {}).get("status"),
+             "stats": [{k: s.get(k) for k in ("name", "value", "low", "high", "unit", "margin", "side")}
+                       for s in (detail.get(q) or {}).get("stats", []) if isinstance(s, dict)]}
+            for q in ("forget", "kept") if isinstance(detail.get(q), dict)]
         out[label] = entry
     return out
 

@@ -28,7 +28,7 @@ canvas { border: 1px solid #ccc; image-rendering: pixelated; }
 figure.thumb img { image-rendering: pixelated; border: 1px solid #ccc; display: block; }
 .verdict { border-left: 4px solid #888; padding: .2em .8em; margin: .6em 0; background: #f6f6f6; }
 .v-forgotten { border-color: #2ca02c; } .v-not_forgotten, .v-over_forgotten { border-color: #d62728; }
-.warn { color: #a04000; } .marks { color: #7a3d00; }
+.warn { color: #a04000; } .stat { margin-left: 1.5em; font-size: .9em; } .marks { color: #7a3d00; }
 .controls { position: sticky; top: 0; background: #fff; padding: .3em 0; }
 """
 

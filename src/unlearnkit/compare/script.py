@@ -44,12 +44,15 @@ function metrics() {
     el("h3", {}, div, label + ": " + v.verdict_title);
     el("p", {}, div, v.verdict_text);
     if (v.change) el("p", {}, div, "Δ heldout_acc_gap " + fmt(v.change.value, 1) + " pp [" + fmt(v.change.low, 1) + ", " + fmt(v.change.high, 1) + "]");
-    for (const st of v.stats || []) {
-      const u = st.unit === undefined || st.unit === null ? "" : st.unit, d = u === "" ? 3 : 1;
-      el("p", {}, div, st.name + " " + fmt(st.value, d) + u + " [" + fmt(st.low, d) + ", " + fmt(st.high, d) + "]" +
-        (st.margin !== null && st.margin !== undefined ? " · margin " + (typeof st.margin === "number" ? fmt(st.margin, d) : JSON.stringify(st.margin)) : ""));
+    for (const q of v.questions || []) {
+      const p = el("p", {}, div, q.name + ": " + (q.status || "—"));
+      for (const st of q.stats) {
+        const u = st.unit === undefined || st.unit === null ? "" : st.unit, d = u === "" ? 3 : 1;
+        el("div", {class: "stat"}, p, st.name + " " + fmt(st.value, d) + u + " [" + fmt(st.low, d) + ", " + fmt(st.high, d) + "]" +
+          (typeof st.margin === "number" ? " · margin " + fmt(st.margin, d) + (st.side ? " (" + st.side + ")" : "") : ""));
+      }
     }
-    if (v.margins) el("p", {class: "note"}, div, "Margins: " + v.margins + (v.basis ? " (verdict " + v.basis + ")" : ""));
+    if (v.margins) el("p", {class: "note"}, div, (v.basis ? "Verdict basis: " + v.basis + ". " : "") + v.margins);
     for (const w of v.warnings || []) el("p", {class: "warn"}, div, "⚠ " + w);
     n++;
   }
@@ -84,6 +87,9 @@ function metrics() {
       el("td", {}, tr, v ? fmt(v[0], d) + " [" + fmt(v[1], d) + ", " + fmt(v[2], d) + "]" : "absent"); n++;
     }
   }
+  const recorded = labels.filter(l => !(G.computed || []).includes(l));
+  el("p", {class: "note"}, box, (recorded.length ? "As recorded by the runs: " + recorded.join(", ") + ". " : "") +
+     ((G.computed || []).length ? "Computed for this page (same definitions, all of D_f and V_f): " + G.computed.join(", ") + "." : ""));
   for (const [m, why] of Object.entries(G.absent || {})) el("p", {class: "note"}, box, m + " absent: " + why);
   for (const [label, marks] of Object.entries(M.marks || {})) {
     el("p", {class: "marks"}, box, label + ": " + (marks.length ? marks.join("; ") : "no marks"));
