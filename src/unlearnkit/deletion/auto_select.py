@@ -1,7 +1,8 @@
 """``--method auto`` that looks: measure the model, try the rule's candidates within a CPU budget,
 keep the one the golden-free verdict rates best.
 
-``select_method`` does, in process CPU seconds counted against the budget:
+``select_method`` does (CPU: process CPU seconds; the budget counts the candidates' own CPU, as
+``unlearn`` measures it for any method, and auto's overhead is recorded beside it):
 
 1. scores the model before unlearning on the verdict's parts (``deletion.judge``): a seeded sample
    of D_r and the held-out slice V give the **memorisation** (train minus held-out accuracy,
@@ -9,7 +10,7 @@ keep the one the golden-free verdict rates best.
    the rule's cell (``auto_rule.RULE``);
 2. estimates a retrain's CPU (``deletion.retrain_cost``); the budget is ``budget`` × that;
 3. runs the cell's candidates, cheapest predicted first. A candidate whose predicted cost exceeds
-   what is left (less the cost of rating it) is skipped; one that runs past its allowance (what is
+   what is left is skipped; one that runs past its allowance (what is
    left, or ``OVERRUN`` times its prediction if less) is stopped at the next training step (or, for
    work outside the training loop, marked over budget) and not used. Each one run is rated by the
    golden-free verdict (``deletion.verdict``);
@@ -208,7 +209,7 @@ def select_method(before: nn.Module, split, *, shape: str, recipe: Recipe, recip
         split: the request's ``Split``; its dataset carries the held-out slice V.
         shape: ``"class"`` or ``"scattered"`` (``auto.request_shape``).
         recipe: the model's training recipe, for the retrain estimate; ``recipe_source`` says whence.
-        budget: the share of the estimated retrain's CPU that may be spent, in (0, 1].
+        budget: the share of the estimated retrain's CPU the candidates may spend, in (0, 1].
         seed: seeds the D_r sample, the methods and the intervals.
         device: where everything runs.
         margins: the verdict's margins (default: the package's).
@@ -226,7 +227,6 @@ def select_method(before: nn.Module, split, *, shape: str, recipe: Recipe, recip
     t0 = time.process_time()
     parts = verdict_parts(split, seed)
     before_scores = model_scores(before, split, parts, device)
-    rate_cost = time.process_time() - t0  # rating a candidate scores one model on the same parts
     mem = measure_memorisation(before_scores)
     the_cell = (rule or RULE)[(mem.level, shape)]
     cost = estimate_retrain_cpu(before, split.subset("retain"), recipe, seed=seed, device=device,
@@ -236,7 +236,7 @@ def select_method(before: nn.Module, split, *, shape: str, recipe: Recipe, recip
     tried: list[Tried] = []
     for cand in order:
         predicted = cand.predicted_fraction(cost.epochs) * cost.cpu_s
-        left = limit - (time.process_time() - t0) - rate_cost
+        left = limit - sum(t.cpu_s for t in tried)
         if predicted > left:
             tried.append(Tried(cand, "skipped", predicted, max(left, 0.0),
                                f"predicted {predicted:.2f} CPU s, {max(left, 0.0):.2f} left"))
@@ -254,7 +254,7 @@ def select_method(before: nn.Module, split, *, shape: str, recipe: Recipe, recip
         raise ConfigError(
             f"--method auto: no candidate ran within --budget {budget:g} ({limit:.1f} of an estimated retrain's "
             f"{cost.cpu_s:.1f} CPU s): " + "; ".join(f"{t.candidate.label()} {t.status} ({t.reason})" for t in tried)
-            + f". The cheapest needs about --budget {min(1.0, 1.5 * (cheapest + rate_cost) / cost.cpu_s):.2f}; "
+            + f". The cheapest needs about --budget {min(1.0, 1.5 * cheapest / cost.cpu_s):.2f}; "
             "or name a method (--method), or retrain.")
     best = best_of(rated)
     choice = _choice(best, tried, mem, the_cell, cost, budget, limit, spent, shape, len(split.forget))
@@ -278,8 +278,10 @@ def _choice(best: Tried, tried: list[Tried], mem: Memorisation, the_cell: Cell, 
             "method": best.candidate.method, "params": dict(best.candidate.params), "label": best.candidate.label(),
             "verdict": best.verdict.verdict, "shape": shape, "n_forget": n_forget, "memorisation": mem.to_dict(),
             "rule": the_cell.to_dict(), "retrain_estimate": cost.to_dict(),
-            "budget": {"fraction": budget, "cpu_s": limit, "spent_cpu_s": spent,
-                       "spent_fraction": spent / cost.cpu_s if cost.cpu_s else None},
+            "budget": {"fraction": budget, "cpu_s": limit, "candidates_cpu_s": sum(t.cpu_s for t in tried),
+                       "total_cpu_s": spent, "overhead_cpu_s": spent - sum(t.cpu_s for t in tried),
+                       "what": "the budget counts the candidates' own CPU; the overhead (scoring the model, "
+                               "the retrain estimate, rating each candidate) is total - candidates"},
             "candidates": [t.to_dict() for t in tried], "recommend_retrain": not forgotten,
             "retrain_note": retrain_note}
 
