@@ -202,6 +202,8 @@ def test_forget_outputs_against_the_model_before(tmp_path):
     assert main([*args, "--before", str(tmp_path / "w.safetensors")]) == 0
     data = json.loads(out.read_text().split('id="page-data">')[1].split("</script>")[0])
     assert [m["label"] for m in data["models"]] == ["before", "finetune", "grad_ascent"]
-    assert data["metrics"]["verdicts"]["finetune"]["verdict"] in ("forgotten", "not_forgotten", "inconclusive",
-                                                                  "over_forgotten", "unseen_before")
+    for method in ("finetune", "grad_ascent"):
+        evidence = json.loads((tmp_path / method / "evidence.json").read_text())["evidence"]
+        assert data["metrics"]["verdicts"][method]["verdict"] == evidence["verdict"]
+        assert data["metrics"]["verdicts"][method]["verdict_text"] == evidence["verdict_text"]
     assert data["sets"]["forget"]["total"] == 60

@@ -136,3 +136,17 @@ def test_same_or_raise_names_what_differs():
     assert same_or_raise({"a": {"x": 1}, "b": {"x": 1}}, "split") == {"x": 1}
     with pytest.raises(ConfigError, match=r"different split \(a: 1, b: 2\)"):
         same_or_raise({"a": 1, "b": 2}, "split")
+
+
+def test_recorded_golden_free_values_are_taken_with_their_intervals():
+    from unlearnkit.compare.metrics_view import _recorded_golden_free
+    from unlearnkit.compare.sources import Collection, Compared
+
+    report = {"rows": {"unlearned": {"heldout_auc": 0.52, "ua": 3.0}, "golden": {"heldout_auc": 0.5},
+                       "original": {"heldout_auc": 0.6}},
+              "intervals": {"unlearned": {"heldout_auc": [0.5, 0.54]}, "golden": {"heldout_auc": [0.48, 0.52]}}}
+    col = Collection("runs", None, None, [Compared("original", "reference", nn.Identity()),
+                                          Compared("eu_k", "subject", nn.Identity(), {"metrics": report})], 0, "t")
+    found = _recorded_golden_free(col, ["heldout_auc", "heldout_acc_gap"])
+    # the original's value has no recorded interval: it is computed again rather than shown without one
+    assert found == {"eu_k": {"heldout_auc": [0.52, 0.5, 0.54]}, "golden": {"heldout_auc": [0.5, 0.48, 0.52]}}
