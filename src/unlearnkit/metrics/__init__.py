@@ -7,6 +7,7 @@ Example:
 """
 
 from unlearnkit.metrics.cards import HEADLINE, METRICS, MetricAbsent, MetricCard, MetricEntry, register_metric
+from unlearnkit.metrics import headline, secondary  # noqa: F401  (register the metrics of METRICS.md)
 from unlearnkit.metrics import heldout  # noqa: F401  (registers the golden-free metrics)
 from unlearnkit.metrics.context import EvalContext, compute_logits
 from unlearnkit.metrics.evaluate import evaluate, score_model
