@@ -5,14 +5,17 @@
 staging folder to ``--out``. Killed (even ``kill -9``) at any step:
 
 - **before the ledger commit**: nothing was recorded; the staging folder is a leftover that the
-  next ``forget`` writing next to it (or with the same ledger) removes;
+  next ``forget`` with the same ledger removes (without a ledger: the next ``forget`` writing
+  next to it);
 - **between the ledger commit and the rename**: the request *was* recorded and its complete
-  output waits in the staging folder. The next ``forget`` with the same ledger, or writing next
-  to it, finishes the rename and says so; ``ledger verify`` reports it until then.
+  output waits in the staging folder. The next ``forget`` with the same ledger finishes the
+  rename and says so; ``ledger verify`` reports it until then.
 
 To know which, ``publish`` leaves a marker in the ledger (``.pending/<entry hash>.json``: the entry,
-the staging folder and ``--out``) from before the commit until the rename is done. A staging
-folder is touched only when the process that made it (named in its name) is gone.
+the staging folder and ``--out``) from before the staging folder is filled until the rename is
+done; only the ledger can say whether the entry was committed, so a staging folder holding a
+ledger entry is settled through its marker alone. A staging folder is touched only when the
+process that made it (named in its name) is gone, and never while its ledger cannot be read.
 
 For tests, ``UNLEARNKIT_FORGET_PAUSE="<step>:<seconds>"`` sleeps at one step (``staged``: files
 written, before the commit; ``committed``: after the commit, before the rename), so that a test
@@ -94,16 +97,16 @@ def publish(out: Path, files: dict[str, bytes], ledger: Ledger | None, entry: di
     marker = None if entry is None else ledger.path / PENDING_DIR / f"{entry['hash']}.json"
     committed = False
     try:
+        if entry is not None:  # the marker first: a staging folder with a ledger entry always has one
+            info = {"seq": entry["seq"], "request_id": entry["request_id"], "entry_hash": entry["hash"],
+                    "stage": str(stage.resolve()), "out": str(out.resolve())}
+            atomic_write_bytes(marker, (json.dumps(info, indent=2) + "\n").encode())
         for name, data in files.items():
             with open(stage / name, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
         os.chmod(stage, 0o755)
-        if entry is not None:
-            info = {"seq": entry["seq"], "request_id": entry["request_id"], "entry_hash": entry["hash"],
-                    "stage": str(stage.resolve()), "out": str(out.resolve())}
-            atomic_write_bytes(marker, (json.dumps(info, indent=2) + "\n").encode())
         _pause("staged")
         if entry is not None:
             ledger.append(entry, weights_after, weights_before)
@@ -122,14 +125,14 @@ def publish(out: Path, files: dict[str, bytes], ledger: Ledger | None, entry: di
         marker.unlink(missing_ok=True)
 
 
-def _committed(ledger: Ledger, seq: int, entry_hash: str) -> bool:
-    head, _ = ledger.head()
-    if not 1 <= seq <= head:
-        return False
+def _committed(ledger: Ledger, seq: int, entry_hash: str) -> bool | None:
+    """Whether entry ``seq`` of ``ledger`` is committed with ``entry_hash``; ``None`` when the ledger cannot
+    be read (then nothing is touched: the user must see the broken ledger first)."""
     try:
-        return ledger.find(seq).get("hash") == entry_hash
-    except LedgerError:
-        return False
+        head, _ = ledger.head()
+        return 1 <= seq <= head and ledger.find(seq).get("hash") == entry_hash
+    except (LedgerError, OSError):
+        return None
 
 
 def _owner_gone(stage: Path) -> bool:
@@ -165,6 +168,8 @@ def describe(info: dict[str, Any]) -> str | None:
     if info["running"]:
         return None
     stage, out = info["stage"], info["out"]
+    if info["committed"] is None:
+        return None
     if not info["committed"]:
         return (f"an interrupted request ({info.get('request_id', '?')}) was not recorded; its leftovers "
                 f"({stage}) are removed by the next 'unlearnkit forget' with this ledger")
@@ -193,7 +198,7 @@ def recover(ledger: Ledger | None, parent: Path | None) -> list[str]:
     notes: list[str] = []
     if ledger is not None and ledger.exists:
         for info in pending(ledger):
-            if info["running"]:
+            if info["running"] or info["committed"] is None:
                 continue
             notes += _settle(info)
             info["marker"].unlink(missing_ok=True)
@@ -228,18 +233,11 @@ def _settle(info: dict[str, Any]) -> list[str]:
 
 
 def _settle_stage(stage: Path) -> list[str]:
-    """An abandoned staging folder without a marker: finish it if its entry is committed, else remove it."""
-    entry_file, evidence = stage / "ledger-entry.json", stage / "evidence.json"
-    try:
-        entry = json.loads(entry_file.read_text()) if entry_file.is_file() else None
-        path = (json.loads(evidence.read_text()).get("ledger") or {}).get("path") if entry else None
-    except (OSError, ValueError, AttributeError):
-        entry = path = None
-    if entry is not None and path and _committed(Ledger(path), int(entry.get("seq", 0)), entry.get("hash", "")):
-        name = _STAGE.match(stage.name)["name"]
-        info = {"seq": entry["seq"], "request_id": entry.get("request_id"), "committed": True, "stage": stage,
-                "out": stage.parent / name}
-        return _settle(info) if name else []
+    """An abandoned staging folder found next to ``--out``: one of a request without a ledger is removed
+    (nothing was recorded); one with a ledger entry is left to its ledger's marker (``recover`` with
+    that ledger finishes or removes it), since only the ledger knows whether it was committed."""
+    if (stage / "ledger-entry.json").exists():
+        return []
     shutil.rmtree(stage, ignore_errors=True)
     return [f"removed {stage}: the leftovers of an interrupted request that was not recorded"]
 
