@@ -211,9 +211,11 @@ function cka() {
   for (const target of K.targets) {
     const W = Math.max(320, 60 + 40 * L), H = 220, fig = el("figure", {}, box);
     const svg = el("svg", {width: W, height: H, class: "chart"}, fig);
-    const px = i => 50 + (W - 70) * (L > 1 ? i / (L - 1) : 0.5), py = v => 15 + 170 * (1 - v);
-    for (const y of [0, 0.5, 1]) { el("line", {x1: 45, x2: W - 10, y1: py(y), y2: py(y), class: "grid"}, svg); el("text", {x: 40, y: py(y) + 4, "text-anchor": "end"}, svg, String(y)); }
-    K.layers.forEach((name, i) => { if (L <= 24) el("text", {x: px(i), y: 205, "text-anchor": "middle", class: "tick"}, svg, name.length > 10 ? name.slice(-10) : name); });
+    const vals = models.flatMap(m => Object.values(K.values[m][target] || {}).flat()).filter(v => v !== null);
+    const y0 = Math.max(0, Math.min(0.5, Math.floor(10 * Math.min(...vals)) / 10));
+    const px = i => 50 + (W - 70) * (L > 1 ? i / (L - 1) : 0.5), py = v => 15 + 170 * (1 - (v - y0) / (1 - y0));
+    for (const y of [y0, (y0 + 1) / 2, 1]) { el("line", {x1: 45, x2: W - 10, y1: py(y), y2: py(y), class: "grid"}, svg); el("text", {x: 40, y: py(y) + 4, "text-anchor": "end"}, svg, String(Number(y.toFixed(2)))); }
+    K.layers.forEach((name, i) => { if (L <= 24) el("text", {x: px(i), y: 205, "text-anchor": "middle", class: "tick"}, svg, name.length > 16 ? name.split(".").slice(-2).join(".") : name); });
     for (const m of models) {
       const per = K.values[m][target];
       if (!per) continue;
