@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 import unlearnkit
+from unlearnkit.data.class_order import shown
 from unlearnkit.data.dataset import Dataset
 from unlearnkit.data.forget import ForgetSpec
 from unlearnkit.data.records import check_request_ids, drop_train, with_heldout
@@ -156,7 +157,7 @@ def plan_forget(model: nn.Module | None, data: Dataset, delete_ids: Iterable[Any
     new_ids = [i for i in ids if i not in already]
     if not new_ids:
         raise ConfigError(f"Every ID of the request was already deleted (by request(s) "
-                          f"{', '.join(str(s) for s in sorted(set(already.values())))}); there is nothing left to do.")
+                          f"{shown(sorted(set(already.values())))}); there is nothing left to do.")
     dropped_pos: list[int] = []
     if led is not None and seq:
         prev_ids, prev_hashes = led.deleted()
