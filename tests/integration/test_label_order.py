@@ -116,7 +116,30 @@ def test_near_chance_confident_model_is_refused_untrained_passes(folder, trained
     with torch.no_grad():
         constant[1].weight.zero_()
         constant[1].bias.copy_(torch.tensor([9.0, 0.0, 0.0, 0.0]))  # always "zebra", confidently
-    with pytest.raises(ConfigError, match=r"Wrong label order\? .* at 25\.0% .*near chance \(25\.0%"):
+    with pytest.raises(ConfigError, match=r"Wrong label order\? .* at 25\.0% .*near chance: 25\.0% averaged over "
+                                          r"its 4 classes \(chance 25\.0%\)"):
+        check_fit(constant, ds)
+
+
+def test_a_good_model_of_one_large_class_passes():
+    """95% of the records in one class: a model right on 99% of them is far from chance."""
+    from unlearnkit import Dataset
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(3000) < 0.05).astype(np.int64)
+    x = (rng.normal(size=(3000, 4)) + 3.0 * y[:, None]).astype(np.float32)
+    ds = Dataset.from_arrays(x[:2000], y[:2000], ids=[f"r{i}" for i in range(2000)], test=(x[2000:], y[2000:]))
+    model = nn.Linear(4, 2)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[-3.0, -3.0, -3.0, -3.0], [3.0, 3.0, 3.0, 3.0]]))
+        model.bias.copy_(torch.tensor([18.0, -18.0]))
+    fit = check_fit(model, ds)
+    assert fit["train"] > 0.97 and fit["balanced"] > 0.85 and fit["chance"] == 0.5
+    constant = nn.Linear(4, 2)
+    with torch.no_grad():
+        constant.weight.zero_()
+        constant.bias.copy_(torch.tensor([9.0, 0.0]))  # always the large class: 95% accurate, 50% balanced
+    with pytest.raises(ConfigError, match=r"at 9[45]\.\d% .*near chance: 50\.0% averaged over its 2 classes"):
         check_fit(constant, ds)
 
 

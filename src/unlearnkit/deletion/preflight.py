@@ -9,8 +9,9 @@ it looks like a poor model, the method retrains it on wrong labels, and the evid
   to 1) and its predictions match the labels far better after relabelling the classes (the best
   one-to-one relabelling, Hungarian matching on the confusion matrix) than as given: at least
   ``PERMUTATION_GAIN`` (25 points) better;
-- it is confident yet fits its own training records within ``NEAR_CHANCE`` (5 points) of the
-  majority-class share;
+- it is confident yet fits its own training records, averaged over their classes (balanced
+  accuracy, so a large class does not hide it), within ``NEAR_CHANCE`` (5 points) of chance
+  (one over the number of classes);
 - it fits held-out records it never saw ``BELOW_HELDOUT`` (20 points) or more better than its own
   training records (with at least 30 records on each side).
 
@@ -76,8 +77,8 @@ def check_fit(model: nn.Module, data: Dataset, *, seed: int = 0, device: str = "
         device: where the forward passes run.
 
     Returns:
-        The accuracies measured: ``train``, ``heldout`` (NaN without V), ``chance``, ``relabelled``,
-        ``confidence``.
+        The accuracies measured: ``train``, ``balanced`` (mean per-class accuracy), ``heldout`` (NaN
+        without V), ``chance`` (1 / classes present), ``relabelled``, ``confidence``.
 
     Raises:
         ConfigError: "wrong label order?", naming the accuracy on the training and held-out
@@ -93,7 +94,11 @@ def check_fit(model: nn.Module, data: Dataset, *, seed: int = 0, device: str = "
     true = train.labels.numpy()
     pred = logits.argmax(dim=1).numpy()
     acc = float((pred == true).mean()) if len(true) else float("nan")
-    chance = float(np.bincount(true, minlength=k).max() / len(true)) if len(true) else float("nan")
+    counts = np.bincount(true, minlength=k)  # (k,)
+    present = counts > 0
+    hits = np.bincount(true[pred == true], minlength=k)  # (k,)
+    balanced = float((hits[present] / counts[present]).mean()) if len(true) else float("nan")
+    chance = 1.0 / max(1, int(present.sum()))
     confidence = float(torch.softmax(logits.float(), dim=1).max(dim=1).values.mean()) if len(true) else 0.0
     held = float("nan")
     n_held = 0 if data.val_y is None else len(data.val_y)
@@ -102,7 +107,8 @@ def check_fit(model: nn.Module, data: Dataset, *, seed: int = 0, device: str = "
         held = float((compute_logits(model, v, device=device).argmax(dim=1) == v.labels).float().mean())
         n_held = len(v)
     relabelled, mapping = _best_relabelling(true, pred, k) if len(true) else (acc, np.arange(k))
-    found = {"train": acc, "heldout": held, "chance": chance, "relabelled": relabelled, "confidence": confidence}
+    found = {"train": acc, "balanced": balanced, "heldout": held, "chance": chance, "relabelled": relabelled,
+             "confidence": confidence}
     if len(true) < MIN_RECORDS:
         return found
     why = None
@@ -110,8 +116,9 @@ def check_fit(model: nn.Module, data: Dataset, *, seed: int = 0, device: str = "
     permuted = confident and relabelled - acc >= PERMUTATION_GAIN
     if permuted:
         why = f"with the classes relabelled it would fit {relabelled:.1%}"
-    elif confident and acc <= chance + NEAR_CHANCE:
-        why = f"that is near chance ({chance:.1%}, the largest class) though the model is confident"
+    elif confident and balanced <= chance + NEAR_CHANCE:
+        why = (f"near chance: {balanced:.1%} averaged over its {int(present.sum())} classes (chance {chance:.1%}), "
+               "though the model is confident")
     elif n_held >= MIN_RECORDS and held - acc >= BELOW_HELDOUT:
         why = "far below the held-out records it never saw"
     if why is None:
