@@ -46,7 +46,7 @@ from unlearnkit.errors import ConfigError
 from unlearnkit.methods.base import UnlearnResult
 from unlearnkit.methods.front_door import make_method, unlearn
 from unlearnkit.training.loop import Step, observe_steps
-from unlearnkit.training.recipe import Recipe
+from unlearnkit.training.recipe import Recipe, default_recipe_name, get_recipe
 
 #: Verdict -> rank (lower is better): forgotten, then inconclusive, then every decided problem.
 RANK = {"forgotten": 0, "inconclusive": 1}
@@ -74,6 +74,23 @@ def check_budget(budget: Any) -> float:
     if not math.isfinite(value) or not 0 < value <= 1:
         raise ConfigError(f"budget must be in (0, 1] (a share of a retrain's CPU time, e.g. 0.1); got {budget!r}.")
     return value
+
+
+def auto_recipe(recipe: Recipe | None, retrain: Recipe | None, dataset: str) -> dict[str, Any]:
+    """``select_method``'s ``recipe`` and ``recipe_source``: the model's training recipe when given, else
+    the ``--retrain`` recipe, else the data's preset (``training.default_recipe_name``: ``digits``, 30
+    epochs of SGD, for a user's own data).
+
+    Example:
+        >>> auto_recipe(None, None, "my-data")["recipe_source"]
+        "the default preset 'digits' (none given: --recipe / --set)"
+    """
+    if recipe is not None:
+        return {"recipe": recipe, "recipe_source": "given (recipe=, --recipe / --set)"}
+    if retrain is not None:
+        return {"recipe": retrain, "recipe_source": "the --retrain recipe"}
+    name = default_recipe_name(dataset)
+    return {"recipe": get_recipe(name), "recipe_source": f"the default preset {name!r} (none given: --recipe / --set)"}
 
 
 @dataclass(frozen=True)
@@ -286,5 +303,5 @@ def _choice(best: Tried, tried: list[Tried], mem: Memorisation, the_cell: Cell, 
             "retrain_note": retrain_note}
 
 
-__all__ = ["MIN_ALLOWANCE", "Memorisation", "OVERRUN", "RANK", "Selection", "Tried", "best_of", "check_budget",
-           "distance", "measure_memorisation", "rate_candidate", "run_candidate", "select_method"]
+__all__ = ["MIN_ALLOWANCE", "Memorisation", "OVERRUN", "RANK", "Selection", "Tried", "auto_recipe", "best_of",
+           "check_budget", "distance", "measure_memorisation", "rate_candidate", "run_candidate", "select_method"]
