@@ -249,18 +249,8 @@ def _predict(clf, target: np.ndarray) -> np.ndarray:
 _PREDICT_CHUNK_MIN = 1000
 
 
-def mia_efficacy(
-    retain_logits,
-    retain_labels,
-    test_logits,
-    test_labels,
-    forget_logits,
-    forget_labels,
-    *,
-    seed: int,
-    members: str = "random",
-    feature: str = "confidence",
-) -> float:
+def mia_efficacy(retain_logits, retain_labels, test_logits, test_labels, forget_logits, forget_labels, *, seed: int,
+                 members: str = "random", feature: str = "confidence") -> float:
     """The SVC membership attack of METRICS.md: percent of D_f judged "not a member".
 
     Args:
@@ -342,16 +332,8 @@ def entropy_member_rate(retain_logits, test_logits, forget_logits) -> float:
     return 100.0 * float(np.mean(clf.predict(hf.reshape(-1, 1)) == 1))
 
 
-def loss_cv_accuracy(
-    forget_logits,
-    forget_labels,
-    test_logits,
-    test_labels,
-    *,
-    seed: int,
-    n_splits: int = CV_SPLITS,
-    test_size: float = CV_TEST_SIZE,
-) -> float:
+def loss_cv_accuracy(forget_logits, forget_labels, test_logits, test_labels, *, seed: int, n_splits: int = CV_SPLITS,
+                     test_size: float = CV_TEST_SIZE) -> float:
     """``mia_loss_cv_accuracy``: how well a loss threshold tells D_f (1) from D_t* (0), in percent.
 
     Per-sample cross-entropy on both sets; the larger set is subsampled without replacement to the
