@@ -81,3 +81,24 @@ def test_the_scan_next_to_out_removes_only_abandoned_staging_folders(tmp_path):
     notes = recover(None, tmp_path)
     assert len(notes) == 1 and str(dead) in notes[0]
     assert not dead.exists() and live.is_dir() and foreign.is_dir()
+
+
+def test_a_first_request_killed_before_its_commit(tmp_path, capsys):
+    """The ledger has no LEDGER file yet, only the marker: its leftovers are reported and removed."""
+    from unlearnkit.cli import main
+
+    ledger = Ledger(tmp_path / "ledger")
+    stage = tmp_path / f".r1.tmp-{DEAD_PID}@{host_tag()}-k7"
+    stage.mkdir()
+    (stage / "ledger-entry.json").write_text("{}")
+    (ledger.path / PENDING_DIR).mkdir(parents=True)
+    (ledger.path / PENDING_DIR / ("a" * 64 + ".json")).write_text(json.dumps(
+        {"seq": 1, "request_id": "req-0001-aaaa", "entry_hash": "a" * 64, "stage": str(stage),
+         "out": str(tmp_path / "r1")}))
+    assert not ledger.exists and recover(None, tmp_path) == [] and stage.is_dir()
+    assert main(["ledger", "verify", str(ledger.path)]) == 2
+    err = capsys.readouterr().err
+    assert "is not a ledger" in err and "was not recorded" in err and len(err.strip().splitlines()) == 1
+    notes = recover(ledger, tmp_path)
+    assert len(notes) == 1 and "removed" in notes[0] and not stage.exists()
+    assert list((ledger.path / PENDING_DIR).iterdir()) == []

@@ -42,8 +42,9 @@ def ledger_command(args: argparse.Namespace) -> int:
     if not Path(args.ledger).is_dir():
         raise ConfigError(f"No ledger at {args.ledger}: the directory does not exist.")
     if not ledger.exists:
+        left = [line for line in map(describe, pending(ledger)) if line]
         raise ConfigError(f"{args.ledger} is not a ledger (no LEDGER file; a ledger is made by 'unlearnkit forget "
-                          "--ledger DIR').")
+                          "--ledger DIR')" + (f"; {left[0]}" if left else "") + ".")
     if args.ledger_command == "show":
         entries = ledger.entries()
         seq, head = ledger.head()

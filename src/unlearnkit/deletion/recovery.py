@@ -196,7 +196,7 @@ def recover(ledger: Ledger | None, parent: Path | None) -> list[str]:
         ['finished the output of request 3 (req-0003-1a2b3c4d), recorded when the process stopped: results/r3']
     """
     notes: list[str] = []
-    if ledger is not None and ledger.exists:
+    if ledger is not None and (ledger.path / PENDING_DIR).is_dir():  # also before the first commit made LEDGER
         for info in pending(ledger):
             if info["running"] or info["committed"] is None:
                 continue
