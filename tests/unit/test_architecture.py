@@ -60,9 +60,6 @@ SIZE_ALLOWED: dict[str, str] = {
     "metrics/mia.py": "issue 24: being edited this round (engineer C1)",
     "data/csv_table.py": "issue 24: being edited this round (engineer B)",
     "data/imagefolder.py": "issue 24: being edited this round (engineer B)",
-    "metrics/evaluate.py": "issue 24: evaluate() in steps (engineer D, next commits)",
-    "methods/front_door.py": "issue 24: unlearn() in steps (engineer D, next commits)",
-    "bench/tune.py": "issue 24: tune() in steps (engineer D, next commits)",
 }
 
 

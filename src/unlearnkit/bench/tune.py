@@ -152,14 +152,7 @@ def tune(ws, cfg, method: str, space: Sequence[str | ParamSpace] | None = None, 
     optuna = _import_optuna()
     ps = resolve_space(space, method)
     objective = check_objective(objective)
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
-        raise ConfigError(f"The number of trials must be an int >= 1. Got {n_trials!r} instead.")
-    if study_name is not None and not str(study_name).strip():
-        raise ConfigError("The study name must not be empty.")
-    make_method(method)
-    seed = cfg.seed if seed is None else seed
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ConfigError(f"The tuning seed must be an int. Got {seed!r} instead.")
+    seed = _check_tune_args(method, n_trials, study_name, cfg.seed if seed is None else seed)
     ctx = load_context(cfg)
     spec = study_spec(ctx, method, ps, objective, seed)
     name = study_name or default_study_name(spec)
@@ -169,14 +162,7 @@ def tune(ws, cfg, method: str, space: Sequence[str | ParamSpace] | None = None, 
     path = ws.home / STORAGE_FILE
     storage = optuna.storages.RDBStorage(f"sqlite:///{path.resolve()}")
     try:
-        study = optuna.create_study(storage=storage, study_name=name, direction="minimize", load_if_exists=True)
-        recorded = study.user_attrs.get("spec")
-        if recorded is None:
-            study.set_user_attr("spec", spec)
-        elif canonical_json(recorded) != canonical_json(spec):
-            diff = sorted(k for k in set(recorded) | set(spec) if canonical_json(recorded.get(k)) != canonical_json(spec.get(k)))
-            raise ConfigError(f"Study {name!r} in {path} was made for a different {', '.join(diff)}; "
-                              "give another --study name (or none, for the default).")
+        study = _open_study(optuna, storage, name, spec, path)
         original = original_model(ws, ctx)  # trained once (or taken from the model store) before the trials
         golden = golden_model(ws, ctx)
         before = len(study.get_trials(deepcopy=False))
@@ -206,6 +192,31 @@ def tune(ws, cfg, method: str, space: Sequence[str | ParamSpace] | None = None, 
         engine = getattr(storage, "engine", None)
         if engine is not None:
             engine.dispose()
+
+
+def _check_tune_args(method: str, n_trials: Any, study_name: str | None, seed: Any) -> int:
+    """Check ``tune``'s arguments before anything is trained; the tuning seed."""
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        raise ConfigError(f"The number of trials must be an int >= 1. Got {n_trials!r} instead.")
+    if study_name is not None and not str(study_name).strip():
+        raise ConfigError("The study name must not be empty.")
+    make_method(method)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(f"The tuning seed must be an int. Got {seed!r} instead.")
+    return seed
+
+
+def _open_study(optuna: Any, storage: Any, name: str, spec: dict[str, Any], path: Path) -> Any:
+    """The study ``name`` (created when new); refused when it was made for another set-up than ``spec``."""
+    study = optuna.create_study(storage=storage, study_name=name, direction="minimize", load_if_exists=True)
+    recorded = study.user_attrs.get("spec")
+    if recorded is None:
+        study.set_user_attr("spec", spec)
+    elif canonical_json(recorded) != canonical_json(spec):
+        diff = sorted(k for k in set(recorded) | set(spec) if canonical_json(recorded.get(k)) != canonical_json(spec.get(k)))
+        raise ConfigError(f"Study {name!r} in {path} was made for a different {', '.join(diff)}; "
+                          "give another --study name (or none, for the default).")
+    return study
 
 
 def first_trial(method: str, space: Sequence[ParamSpace]) -> dict[str, Any] | None:

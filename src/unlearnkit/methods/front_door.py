@@ -118,15 +118,8 @@ def unlearn(
     extra, holdout_note = _holdout_for(est, split)
     calibration = (HeldoutCalibration(calibration_sets(split, seed), every=calibrate_every, patience=calibrate_patience,
                                       device=dev) if calibrate else None)
-    start, cpu_start = time.perf_counter(), time.process_time()
-    if calibration is None:
-        out = est.run(work, forget=forget, retain=retain, generator=gen, device=dev, **extra)
-    else:
-        out, calibration_log = _run_calibrated(est, calibration, work, forget=forget, retain=retain, generator=gen,
-                                               device=dev, **extra)
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-    runtime, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    out, calibration_log, runtime, cpu = _timed_run(est, calibration, work, forget=forget, retain=retain, generator=gen,
+                                                    device=dev, **extra)
     if out is model:
         raise RuntimeError(f"{name} returned the caller's model object; methods must work on the copy")
     log = dict(getattr(est, "log_", {}) or {})
@@ -137,6 +130,20 @@ def unlearn(
         log["calibration"] = calibration_log
     return UnlearnResult(model=out.eval(), runtime_s=runtime, method=name, params=est.get_params(), log=log,
                          estimator=est, cpu_s=cpu)
+
+
+def _timed_run(est: Method, calibration: HeldoutCalibration | None, work: nn.Module, *, device: torch.device,
+               **kwargs: Any) -> tuple[nn.Module, dict | None, float, float]:
+    """``(model, calibration log, wall s, CPU s)`` of the method alone (calibrated when asked)."""
+    calibration_log = None
+    start, cpu_start = time.perf_counter(), time.process_time()
+    if calibration is None:
+        out = est.run(work, device=device, **kwargs)
+    else:
+        out, calibration_log = _run_calibrated(est, calibration, work, device=device, **kwargs)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return out, calibration_log, time.perf_counter() - start, time.process_time() - cpu_start
 
 
 def check_holdout(est: Method, split: Split) -> None:

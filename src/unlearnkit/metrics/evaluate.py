@@ -205,32 +205,14 @@ def evaluate(
     names = resolve_metrics(metrics)
     model_names = _model_level(names)
     seed = _check_seed(seed)
-    runtime_s = _check_runtime(runtime_s, "runtime_s")
-    reference_runtime_s = _check_runtime(reference_runtime_s, "reference_runtime_s")
-    cpu_s = _check_runtime(cpu_s, "cpu_s")
-    reference_cpu_s = _check_runtime(reference_cpu_s, "reference_cpu_s")
-    if mia_members not in mia.MEMBER_CHOICES:
-        raise ConfigError(f"mia_members must be one of {', '.join(map(repr, mia.MEMBER_CHOICES))}; got {mia_members!r}.")
+    times = {k: _check_runtime(v, k) for k, v in (("runtime_s", runtime_s), ("reference_runtime_s", reference_runtime_s),
+                                                   ("cpu_s", cpu_s), ("reference_cpu_s", reference_cpu_s))}
+    runtime_s, reference_runtime_s, cpu_s, reference_cpu_s = times.values()
+    _check_members(mia_members)
     common = dict(seed=seed, device=device, batch_size=batch_size, mia_members=mia_members)
 
-    # Golden row.
-    golden_ctx: EvalContext | None = None
-    golden_scores: Scores | None = None
-    if isinstance(reference, nn.Module):
-        golden_ctx = EvalContext(reference, split, golden=None, runtime_s=reference_runtime_s, cpu_s=reference_cpu_s,
-                                 **common)
-        golden_ctx._golden = golden_ctx
-        golden_scores = _score_context(golden_ctx, model_names)
-        no_golden = ""
-    elif reference is None:
-        no_golden = "needs a reference (golden) model: pass reference= an nn.Module"
-    else:
-        golden_scores = _from_scores(reference, model_names, split, seed, mia_members, "reference")
-        for name, given in (("runtime_s", reference_runtime_s), ("cpu_s", reference_cpu_s)):
-            if given is not None and name in model_names:
-                golden_scores.values[name] = given
-                golden_scores.absent.pop(name, None)
-        no_golden = "needs the golden model itself; reference= was precomputed Scores, pass the nn.Module instead"
+    golden_ctx, golden_scores, no_golden = _golden_row(reference, split, model_names, reference_runtime_s,
+                                                       reference_cpu_s, common)
 
     def score(m: nn.Module, rt: float | None, cpu: float | None) -> Scores:
         ctx = EvalContext(m, split, golden=golden_ctx, runtime_s=rt, cpu_s=cpu, no_golden_reason=no_golden or "",
@@ -245,12 +227,48 @@ def evaluate(
     else:
         original_scores = _from_scores(original, model_names, split, seed, mia_members, "original")
 
-    # Rows with report-level metrics, restricted to the requested names.
+    rows, row_absent, intervals = _report_rows(names, (unlearned_scores, golden_scores, original_scores))
+    gaps = {n: abs(rows["unlearned"][n] - rows["golden"][n]) for n in names if n in rows["unlearned"] and n in rows["golden"]}
+    return Report(
+        metrics=names, rows=rows, gaps=gaps, absent=dict(row_absent["unlearned"]), row_absent=row_absent,
+        intervals=intervals, cards={n: METRICS.get(n).card for n in names}, scenario=str(getattr(split, "kind", "")),
+        split_fingerprint=str(getattr(split, "fingerprint", "")), seed=seed,
+    )
+
+
+def _check_members(mia_members: str) -> None:
+    if mia_members not in mia.MEMBER_CHOICES:
+        raise ConfigError(f"mia_members must be one of {', '.join(map(repr, mia.MEMBER_CHOICES))}; got {mia_members!r}.")
+
+
+def _golden_row(reference: nn.Module | Scores | None, split, model_names: list[str], reference_runtime_s: float | None,
+                reference_cpu_s: float | None, common: dict) -> tuple[EvalContext | None, Scores | None, str]:
+    """``(golden context, golden scores, why golden-model metrics are absent)`` from ``reference``."""
+    seed, mia_members = common["seed"], common["mia_members"]
+    if isinstance(reference, nn.Module):
+        golden_ctx = EvalContext(reference, split, golden=None, runtime_s=reference_runtime_s, cpu_s=reference_cpu_s,
+                                 **common)
+        golden_ctx._golden = golden_ctx
+        return golden_ctx, _score_context(golden_ctx, model_names), ""
+    if reference is None:
+        return None, None, "needs a reference (golden) model: pass reference= an nn.Module"
+    golden_scores = _from_scores(reference, model_names, split, seed, mia_members, "reference")
+    for name, given in (("runtime_s", reference_runtime_s), ("cpu_s", reference_cpu_s)):
+        if given is not None and name in model_names:
+            golden_scores.values[name] = given
+            golden_scores.absent.pop(name, None)
+    return None, golden_scores, "needs the golden model itself; reference= was precomputed Scores, pass the nn.Module instead"
+
+
+def _report_rows(names: list[str], scores: tuple[Scores | None, ...]) -> tuple[dict, dict, dict]:
+    """``(rows, row_absent, intervals)`` of the report: each row's values of ``names``, report-level
+    metrics (``speedup``, ``avg_gap``) derived from the row and the golden row, and why a value is absent."""
+    golden_scores = scores[1]
     golden_values = dict(golden_scores.values) if golden_scores is not None else None
     rows: dict[str, dict[str, float]] = {}
     row_absent: dict[str, dict[str, str]] = {}
     intervals: dict[str, dict[str, tuple[float, float]]] = {}
-    for row, sc in zip(ROWS, (unlearned_scores, golden_scores, original_scores)):
+    for row, sc in zip(ROWS, scores):
         if sc is not None:
             intervals[row] = {n: iv for n, iv in sc.intervals.items() if n in names}
         vals: dict[str, float] = {}
@@ -272,17 +290,4 @@ def evaluate(
                     why[n] = sc.absent.get(n, "not computed")
         rows[row] = vals
         row_absent[row] = why
-
-    gaps = {n: abs(rows["unlearned"][n] - rows["golden"][n]) for n in names if n in rows["unlearned"] and n in rows["golden"]}
-    return Report(
-        metrics=names,
-        rows=rows,
-        gaps=gaps,
-        absent=dict(row_absent["unlearned"]),
-        row_absent=row_absent,
-        intervals=intervals,
-        cards={n: METRICS.get(n).card for n in names},
-        scenario=str(getattr(split, "kind", "")),
-        split_fingerprint=str(getattr(split, "fingerprint", "")),
-        seed=seed,
-    )
+    return rows, row_absent, intervals
