@@ -150,3 +150,22 @@ def test_recorded_golden_free_values_are_taken_with_their_intervals():
     found = _recorded_golden_free(col, ["heldout_auc", "heldout_acc_gap"])
     # the original's value has no recorded interval: it is computed again rather than shown without one
     assert found == {"eu_k": {"heldout_auc": [0.52, 0.5, 0.54]}, "golden": {"heldout_auc": [0.5, 0.48, 0.52]}}
+
+
+def test_attack_and_at_risk_views_from_hand_made_logits():
+    from unlearnkit.compare.samples import Outputs
+    from unlearnkit.compare.views import at_risk_view, attack_view, confidences
+
+    ds = Dataset.from_arrays(np.zeros((4, 2), dtype="float32"), np.array([0, 1, 0, 1]), ids=["a", "b", "c", "d"])
+    sub = Subset(ds, "train", torch.arange(4))
+    z = torch.tensor([[3., 0.], [0., 1.], [0., 2.], [5., 0.]], dtype=torch.float64)  # s = 3, 1, -2, -5
+    out = Outputs({"forget": sub, "retain": sub}, {"forget": 4, "retain": 4},
+                  logits={"m": {"forget": z, "retain": -z}})
+    scores = confidences(out)
+    assert scores["m"]["forget"].tolist() == [3.0, 1.0, -2.0, -5.0]
+    view = attack_view(out, scores)
+    assert view["sets"] == ["forget", "retain"] and view["scores"]["m"]["retain"] == [-3.0, -1.0, 2.0, 5.0]
+    assert -5 < view["range"][0] < -4.9 and 4.9 < view["range"][1] < 5  # 0.5th and 99.5th percentiles
+    risk = at_risk_view(out, scores, ["m"], 2, lambda i: f"img{i}")
+    assert risk["top"] == {"m": ["0", "1"]}
+    assert risk["records"]["0"] == {"id": "a", "label": 0, "thumb": "img0", "score": {"m": 3.0}}
