@@ -1,4 +1,16 @@
-"""Terminal tables: the headline table of one or more runs, and the metric cards under it."""
+"""Terminal tables: the headline table of one or more runs, and the metric cards under it.
+
+By default the table shows the metrics asked for without their companions (``cpu_s``,
+``cpu_speedup``, ``mia_member_recall``, recorded beside ``runtime_s``, ``speedup`` and
+``mia_efficacy``): for the headline metrics that is 9 columns within 100 characters. ``wide=True``
+(``--wide`` at the CLI) shows every column. Units go on a second header line.
+
+Example:
+    >>> from unlearnkit.metrics import Report
+    >>> r = Report(metrics=["ua", "cpu_s"], rows={"unlearned": {"ua": 99.0, "cpu_s": 1.5}}, gaps={})
+    >>> shown_metrics([r]), shown_metrics([r], wide=True)
+    (['ua'], ['ua', 'cpu_s'])
+"""
 
 from __future__ import annotations
 
@@ -6,12 +18,18 @@ import math
 import sys
 from typing import Sequence
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from unlearnkit.metrics import METRICS, Report
 
 ROW_ORDER = ("golden", "original")
+#: Columns shown only in the wide table: recorded beside another metric, not asked for themselves.
+COMPANION_COLUMNS = ("cpu_s", "cpu_speedup", "mia_member_recall")
+#: The width the default table is made to fit, and the width of piped output.
+NARROW_WIDTH = 100
+WIDE_WIDTH = 200
 
 
 def _fmt(value: float | None, unit: str) -> str:
@@ -36,14 +54,27 @@ def present_metrics(reports: Sequence[Report]) -> list[str]:
     return names
 
 
-def headline_table(reports: Sequence[tuple[str, Report]], title: str) -> Table:
+def shown_metrics(reports: Sequence[Report], wide: bool = False) -> list[str]:
+    """The columns of the table: every present metric when ``wide``, else those without the companions."""
+    present = present_metrics(reports)
+    return present if wide else [m for m in present if m not in COMPANION_COLUMNS]
+
+
+def hidden_metrics(reports: Sequence[Report], wide: bool = False) -> list[str]:
+    """Present metrics the table leaves out (none when ``wide``)."""
+    shown = shown_metrics(reports, wide)
+    return [m for m in present_metrics(reports) if m not in shown]
+
+
+def headline_table(reports: Sequence[tuple[str, Report]], title: str, wide: bool = False) -> Table:
     """One row for golden, one for original, then one per (label, report), plus gap rows if single."""
-    metrics = present_metrics([r for _, r in reports])
+    metrics = shown_metrics([r for _, r in reports], wide)
     units = {m: METRICS.get(m).card.unit for m in metrics}
-    table = Table(title=title, title_justify="left")
-    table.add_column("model", style="bold", no_wrap=True)
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+                  collapse_padding=True)
+    table.add_column("model", style="bold")  # a long label wraps; the metric columns never do
     for m in metrics:
-        table.add_column(m + (f" ({units[m]})" if units[m] else ""), justify="right", overflow="fold")
+        table.add_column(m + (f"\n({units[m]})" if units[m] else ""), justify="right", no_wrap=True)
     first = reports[0][1]
     for row in ROW_ORDER:
         if first.rows.get(row):
@@ -67,19 +98,35 @@ def cards_table(metrics: Sequence[str]) -> Table:
     return table
 
 
-def absent_notes(reports: Sequence[tuple[str, Report]]) -> list[str]:
+def absent_notes(reports: Sequence[tuple[str, Report]], metrics: Sequence[str] | None = None) -> list[str]:
+    """Why a metric (of ``metrics``, default all) has no value for the unlearned model, one line each."""
     notes: dict[str, str] = {}
     for _, r in reports:
         for m, why in r.absent.items():
-            notes.setdefault(m, why)
+            if metrics is None or m in metrics:
+                notes.setdefault(m, why)
     return [f"{m}: absent ({why})" for m, why in notes.items()]
 
 
-def print_reports(reports: Sequence[tuple[str, Report]], title: str, console: Console | None = None) -> None:
+def print_reports(reports: Sequence[tuple[str, Report]], title: str, console: Console | None = None,
+                  wide: bool = False) -> None:
+    """Print the headline table, why values are absent, and the cards of the metrics shown.
+
+    Args:
+        reports: ``(row label, Report)`` pairs; golden and original rows come from the first.
+        title: the table's title.
+        console: where to print; default stdout (piped output: ``NARROW_WIDTH`` columns, or
+            ``WIDE_WIDTH`` when ``wide``).
+        wide: every column, the companions included.
+    """
     if console is None:
-        # piped output is not cut to 80 columns
-        console = Console() if sys.stdout.isatty() else Console(width=160)
-    console.print(headline_table(reports, title))
-    for note in absent_notes(reports):
+        console = Console() if sys.stdout.isatty() else Console(width=WIDE_WIDTH if wide else NARROW_WIDTH)
+    console.print(headline_table(reports, title, wide))
+    only = [r for _, r in reports]
+    hidden = hidden_metrics(only, wide)
+    if hidden:
+        console.print(f"[dim]not shown: {', '.join(hidden)} (--wide shows every column)[/dim]")
+    shown = shown_metrics(only, wide)
+    for note in absent_notes(reports, shown):
         console.print(f"[dim]{note}[/dim]")
-    console.print(cards_table(present_metrics([r for _, r in reports])))
+    console.print(cards_table(shown))

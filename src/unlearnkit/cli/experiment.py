@@ -17,6 +17,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--forget", default="class:3", help="forget spec; default class:3")
     p.add_argument("--methods", default=",".join(DEMO_METHODS), help="comma-separated method names")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--wide", action="store_true", help="show every column of the table (default: fits 100 characters)")
     p.set_defaults(handler=_demo)
 
     p = sub.add_parser("train", help="train (or fetch from the model store) the original model")
@@ -39,6 +40,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--preset", metavar="FILE", help="method parameters from a preset file (unlearnkit tune --preset-out); "
                    "KEY=VALUE parameters override it")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--wide", action="store_true", help="show every column of the table (default: fits 100 characters)")
     p.set_defaults(handler=_unlearn)
 
     p = sub.add_parser("eval", help="evaluate a recorded run (or, without --run, the original model)")
@@ -48,6 +50,7 @@ def add_parsers(sub: Any) -> None:
     p.set_defaults(dataset=None, model=None)
     p.add_argument("--metrics", help="comma-separated metric names; default the headline metrics")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--wide", action="store_true", help="show every column of the table (default: fits 100 characters)")
     p.set_defaults(handler=_eval)
 
     p = sub.add_parser("audit", help="per-example audit: forgetting quality, challenge score and LiRA with N-model banks")
@@ -85,7 +88,7 @@ def _demo(args) -> int:
                                                        for o in outcomes]})
         return 0
     title = f"{cfg.dataset} / {cfg.model} / forget {cfg.forget} / seed {cfg.seed}"
-    print_reports([(o.result.method, o.report) for o in outcomes], title)
+    print_reports([(o.result.method, o.report) for o in outcomes], title, wide=args.wide)
     print("runs recorded: " + ", ".join(f"{o.result.method}={o.run_id}" for o in outcomes))
     return 0
 
@@ -130,7 +133,8 @@ def _unlearn(args) -> int:
     if args.json:
         emit_json({"run_id": o.run_id, "config": o.config, "report": o.report.to_dict()})
         return 0
-    print_reports([(o.result.method, o.report)], f"{cfg.dataset} / {cfg.model} / forget {cfg.forget} / seed {cfg.seed}")
+    print_reports([(o.result.method, o.report)], f"{cfg.dataset} / {cfg.model} / forget {cfg.forget} / seed {cfg.seed}",
+                  wide=args.wide)
     print(f"run {o.run_id} recorded in {ws.runs.path}")
     return 0
 
@@ -154,7 +158,7 @@ def _eval(args) -> int:
     if args.json:
         emit_json({"run_id": args.run, "report": report.to_dict()})
         return 0
-    print_reports([(label, report)], title)
+    print_reports([(label, report)], title, wide=args.wide)
     return 0
 
 
