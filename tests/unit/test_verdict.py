@@ -13,8 +13,8 @@ from unlearnkit.deletion.verdict import (Stat, combine, forget_question, golden_
 from unlearnkit.errors import ConfigError
 from unlearnkit.metrics.heldout import Estimate
 
-M = Margins(acc_gap=5.0, auc=0.05, retained_acc_lost=2.0, retained_conf_lost=3.0, heldout_acc_lost=2.0,
-            min_heldout=100, source="hand-made for the tests")
+M = Margins(acc_gap=5.0, auc=0.05, class_acc=2.0, retained_acc_lost=2.0, retained_conf_lost=3.0,
+            heldout_acc_lost=2.0, min_heldout=100, source="hand-made for the tests")
 
 
 def ones_zeros(ones: int, zeros: int) -> np.ndarray:
@@ -115,10 +115,24 @@ def test_the_loss_auc_detects_over_forgetting_alone():
     assert v.forget.stats[1].est.high < 0.45 and v.verdict == "over_forgotten"
 
 
-def test_flags_keep_every_decided_problem():
+def test_damage_leads_and_flags_keep_every_decided_problem():
     fitted = forget_scores((1980, 20), (3400, 600))
     v = golden_free_verdict(fitted, *kept(lost=400), margins=M)
-    assert v.verdict == "not_forgotten" and v.flags == ("not_forgotten", "damaged")
+    assert v.verdict == "damaged" and v.flags == ("damaged", "not_forgotten")
+
+
+def test_a_whole_class_still_predicted_on_held_out_records_is_not_forgotten():
+    # D_f and V_f both 90% right: the gap is 0, but a model retrained without the class predicts it on none
+    still = forget_scores((900, 100), (1800, 200))
+    v = golden_free_verdict(still, *kept(), margins=M, whole_class=True)
+    assert v.verdict == "not_forgotten" and v.forget.stats[2].name == "heldout_class_acc"
+    assert v.forget.stats[2].est.value == pytest.approx(90.0)
+    assert golden_free_verdict(still, *kept(), margins=M).verdict == "forgotten", "scattered: no class statistic"
+    gone = forget_scores((0, 1000), (0, 2000))
+    assert golden_free_verdict(gone, *kept(), margins=M, whole_class=True).verdict == "forgotten"
+    few = forget_scores((1, 999), (3, 97))  # 3% of 100 held-out records: straddles the 2% margin
+    v = golden_free_verdict(few, *kept(), margins=M, whole_class=True)
+    assert v.forget.status == "inconclusive" and v.needed["heldout_forget"] > 100, "more held-out records decide it"
 
 
 def test_kept_question_needs_every_loss_inside():
@@ -157,10 +171,10 @@ def test_margins_file_has_a_source_and_loads(tmp_path):
 
 def test_margins_refuse_bad_values(tmp_path):
     with pytest.raises(ConfigError, match="positive"):
-        Margins(acc_gap=-1.0, auc=0.05, retained_acc_lost=2.0, retained_conf_lost=3.0, heldout_acc_lost=2.0,
+        Margins(acc_gap=-1.0, auc=0.05, class_acc=1.0, retained_acc_lost=2.0, retained_conf_lost=3.0, heldout_acc_lost=2.0,
                 min_heldout=100, source="x")
     with pytest.raises(ConfigError, match="source"):
-        Margins(acc_gap=1.0, auc=0.05, retained_acc_lost=2.0, retained_conf_lost=3.0, heldout_acc_lost=2.0,
+        Margins(acc_gap=1.0, auc=0.05, class_acc=1.0, retained_acc_lost=2.0, retained_conf_lost=3.0, heldout_acc_lost=2.0,
                 min_heldout=100, source=" ")
     (tmp_path / "bad.json").write_text('{"acc_gap": 1}')
     with pytest.raises(ConfigError, match="needs acc_gap"):

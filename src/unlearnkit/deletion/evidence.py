@@ -26,6 +26,7 @@ from unlearnkit.metrics.context import compute_logits
 EVIDENCE_METRICS = ("acc_gap", "loss_auc", "retained_acc_lost", "retained_conf_lost", "heldout_acc_lost")
 LABELS = {"acc_gap": "accuracy gap, deleted − held-out", "loss_auc": "loss AUC, deleted vs held-out",
           "acc_vs_golden": "accuracy on deleted records, after − retrained",
+          "heldout_class_acc": "accuracy on held-out records of the deleted classes",
           "retained_acc_lost": "accuracy lost on retained records", "retained_conf_lost":
           "confidence lost on retained records", "heldout_acc_lost": "accuracy lost on held-out records"}
 
@@ -106,7 +107,8 @@ def _needed(v: dict[str, Any]) -> str:
             parts.append("one interval is centred on its margin: no number of records would decide it")
         else:
             what = {"deleted": "deleted records", "retained": "retained records (sampled)",
-                    "heldout": "held-out records of the kept classes"}.get(key, key)
+                    "heldout": "held-out records of the kept classes",
+                    "heldout_forget": "held-out records of the deleted classes"}.get(key, key)
             parts.append(f"about {n:,} {what} (with as many held-out records of their classes as now)"
                          if key == "deleted" else f"about {n:,} {what}")
     return "; ".join(parts)
@@ -119,9 +121,10 @@ def verdict_text(v: dict[str, Any]) -> str:
     first = by["acc_vs_golden"] if golden else by["acc_gap"]
     lead = "Compared with the model retrained without the deleted records (--retrain): " if golden else ""
     if v["verdict"] == "not_forgotten":
+        hit = [s for s in v["forget"]["stats"] if s["position"] == "above"] or [first]
         text = (f"{lead}the model still fits the deleted records better than "
-                f"{'the retrained model does' if golden else 'held-out records of their classes'}: {LABELS[first['name']]} "
-                f"{fmt(first)}, wholly above the +{first['margin']:g} pp margin.")
+                f"{'the retrained model does' if golden else 'a model retrained without them would'}: "
+                + "; ".join(f"{LABELS[s['name']]} {fmt(s)}, wholly above its {_zone(s)} margin" for s in hit) + ".")
     elif v["verdict"] == "over_forgotten":
         low = [s for s in v["forget"]["stats"] if s["position"] == "below"]
         text = (f"{lead}the deleted records now look less familiar than records the model never saw "
@@ -210,7 +213,8 @@ def compute_evidence(before: nn.Module, after: nn.Module, split, *, shape: str, 
         verdict = verdict_from_scores(s_after, model_scores(golden, split, parts, device), parts, margins=margins,
                                       seed=seed, golden=True)
     f_before = forget_question(s_before["forget"]["correct"], s_before["val_forget"]["correct"], parts.weights_v,
-                               s_before["forget"]["loss"], s_before["val_forget"]["loss"], margins=margins, seed=seed)
+                               s_before["forget"]["loss"], s_before["val_forget"]["loss"], margins=margins, seed=seed,
+                               whole_class=parts.whole_class)
     acc_b, acc_a = _accuracy(s_before, parts.weights_v), _accuracy(s_after, parts.weights_v)
     accuracy = {k: {"before": acc_b[k], "after": acc_a[k]} for k in acc_b}
     detail = verdict.to_dict()

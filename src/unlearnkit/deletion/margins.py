@@ -34,15 +34,18 @@ class Margins:
         acc_gap: |acc(θ_u, D_f) − acc(θ_u, V_f)| (and, against a golden model, |acc(θ_u, D_f) −
             acc(θ_g, D_f)|) inside this is "like a retrained model".
         auc: the loss AUC below 0.5 − ``auc`` is over-forgetting.
+        class_acc: whole-class requests: accuracy (percent) on the held-out records of the deleted
+            classes above this is "still predicts the class".
         retained_acc_lost, retained_conf_lost, heldout_acc_lost: losses on kept records above these
             are damage.
         min_heldout: the smallest V_f (held-out records of the deleted records' classes) the verdict
-            accepts: with fewer, V_f's own noise spans more than twice ±``acc_gap``.
+            accepts: with fewer, V_f's own noise hides even a model that forgot nothing.
         source: how and on what they were measured.
     """
 
     acc_gap: float
     auc: float
+    class_acc: float
     retained_acc_lost: float
     retained_conf_lost: float
     heldout_acc_lost: float
@@ -63,7 +66,8 @@ class Margins:
 
     def describe(self) -> str:
         """One line: every margin and the source."""
-        return (f"margins: acc gap ±{self.acc_gap:g} pp, loss AUC ≥ {0.5 - self.auc:g}, retained accuracy lost "
+        return (f"margins: acc gap ±{self.acc_gap:g} pp, loss AUC ≥ {0.5 - self.auc:g}, whole class: held-out "
+                f"accuracy < {self.class_acc:g}%, retained accuracy lost "
                 f"< {self.retained_acc_lost:g} pp, retained confidence lost < {self.retained_conf_lost:g} pp, held-out "
                 f"accuracy lost < {self.heldout_acc_lost:g} pp (source: {self.source})")
 

@@ -5,14 +5,17 @@ Two questions, each answered by intervals and never by a point value:
 1. **Forgotten?** D_f against V_f under the unlearned model θ_u: the weighted accuracy gap
    acc(θ_u, D_f) − acc(θ_u, V_f) (percentage points, V_f weighted to D_f's class proportions) must
    lie inside ±``acc_gap`` margin; the loss AUC (P(loss_f < loss_v)) is the over-forgetting
-   detector: its interval wholly below 0.5 − ``auc`` is over-forgetting.
+   detector: its interval wholly below 0.5 − ``auc`` is over-forgetting. Whole-class requests add
+   acc(θ_u, V_f) itself (``heldout_class_acc`` of METRICS.md): a model retrained without a class
+   predicts it on no held-out record, so it must lie below ``class_acc``.
 2. **Still the same model on what was kept?** a seeded sample of D_r and the held-out records of
    the kept classes, θ_u against θ_o (paired): accuracy and confidence (mean p_y) lost on retained
    records, accuracy lost on held-out records. Each must lie below its margin.
 
-Verdicts: ``forgotten`` (every interval inside its margins), ``not_forgotten`` (the gap's interval
-wholly above +margin), ``over_forgotten`` (wholly below −margin, or the AUC's below its margin),
-``damaged`` (a loss's interval wholly above its margin), ``inconclusive`` (an interval straddles a
+Verdicts: ``forgotten`` (every interval inside its margins), ``damaged`` (a loss's interval wholly
+above its margin: the model is worse for everyone, whatever else holds), ``not_forgotten`` (the
+gap's interval wholly above +margin, or a whole class still predicted), ``over_forgotten`` (the
+gap's wholly below −margin, or the AUC's below its margin), ``inconclusive`` (an interval straddles a
 margin; ``records_needed`` says roughly how many records would decide it, the interval's
 half-width scaled by √n). An interval end lying exactly on a margin decides nothing (strict
 inequalities everywhere). With a golden model the same two questions compare θ_u with θ_g instead
@@ -25,7 +28,7 @@ proportions): 10 deleted records all predicted right would otherwise give an int
 Example:
     >>> import numpy as np
     >>> from unlearnkit.deletion.margins import Margins
-    >>> m = Margins(acc_gap=5.0, auc=0.05, retained_acc_lost=2.0, retained_conf_lost=2.0,
+    >>> m = Margins(acc_gap=5.0, auc=0.05, class_acc=2.0, retained_acc_lost=2.0, retained_conf_lost=2.0,
     ...             heldout_acc_lost=2.0, min_heldout=100, source="hand-made")
     >>> f = forget_question(np.ones(400), np.r_[np.ones(300), np.zeros(100)], np.ones(400),
     ...                     np.zeros(400), np.r_[np.zeros(300), np.ones(100)], margins=m, seed=0)
@@ -46,6 +49,9 @@ from unlearnkit.metrics.heldout import N_BOOTSTRAP, Estimate
 from unlearnkit.seeding import numpy_rng
 
 VERDICTS = ("forgotten", "not_forgotten", "over_forgotten", "damaged", "inconclusive")
+#: Which records a straddling statistic needs more of (``Verdict.needed``), when not the deleted ones.
+NEEDED_KEYS = {"heldout_class_acc": "heldout_forget", "retained_acc_lost": "retained", "retained_conf_lost": "retained",
+               "heldout_acc_lost": "heldout"}
 VERDICT_TITLES = {"forgotten": "Forgotten", "not_forgotten": "Not forgotten", "over_forgotten": "Over-forgotten",
                   "damaged": "Damaged", "inconclusive": "Inconclusive"}
 
@@ -174,6 +180,22 @@ def weighted_gap(correct_f, correct_v, weights_v, *, seed: int, n_boot: int = N_
     return _percentiles(boot, value)
 
 
+def weighted_mean(correct, weights, *, seed: int, n_boot: int = N_BOOTSTRAP) -> Estimate:
+    """100 × the weighted mean of ``correct`` with its bootstrap interval (percent).
+
+    As in ``weighted_gap``, one right and one wrong pseudo-record join the resamples: a class
+    predicted on none of 100 held-out records is not shown to be predicted on none of all of them.
+
+    Example:
+        >>> weighted_mean([1, 0, 0, 0], [3, 1, 1, 1], seed=0).value
+        50.0
+    """
+    c, w = np.asarray(correct, dtype=np.float64), np.asarray(weights, dtype=np.float64)
+    pc, pw = np.r_[c, 1.0, 0.0], np.r_[w, w.mean(), w.mean()]
+    k = _counts(len(pc), numpy_rng(seed, "verdict_mean"), n_boot) * pw
+    return _percentiles(100 * (k @ pc) / k.sum(1), 100 * float((w * c).sum() / w.sum()))
+
+
 def weighted_auc(loss_f, loss_v, weights_v, *, seed: int, n_boot: int = N_BOOTSTRAP) -> Estimate:
     """P(loss_f < loss_v) + ½·P(equal), V_f weighted, with its bootstrap interval.
 
@@ -212,26 +234,35 @@ def paired_loss(before, after, *, seed: int, tag: str, n_boot: int = N_BOOTSTRAP
 
 
 # ------------------------------------------------------------------------------ questions
-def forget_question(correct_f, correct_v, weights_v, loss_f, loss_v, *, margins: Margins, seed: int) -> Question:
+def forget_question(correct_f, correct_v, weights_v, loss_f, loss_v, *, margins: Margins, seed: int,
+                    whole_class: bool = False) -> Question:
     """"Forgotten?" without a golden model: D_f against V_f (weighted) under θ_u.
 
-    ``status``: ``forgotten`` (gap inside ±margin and the AUC not below its margin),
-    ``not_forgotten``, ``over_forgotten`` or ``inconclusive``.
+    ``status``: ``forgotten`` (gap inside ±margin, the AUC not below its margin and, for a whole
+    class, the class predicted on fewer held-out records than its margin), ``not_forgotten``,
+    ``over_forgotten`` or ``inconclusive``.
     """
     n_f = len(np.asarray(correct_f))
     gap = Stat("acc_gap", weighted_gap(correct_f, correct_v, weights_v, seed=seed), margins.acc_gap, "both", n_f)
     auc = Stat("loss_auc", weighted_auc(loss_f, loss_v, weights_v, seed=seed), margins.auc, "lower", n_f, "", 0.5)
-    return Question("forget", forget_status(gap, auc), (gap, auc))
+    stats = [gap, auc]
+    if whole_class:
+        n_v = len(np.asarray(correct_v))
+        acc = weighted_mean(correct_v, weights_v, seed=seed)
+        stats.append(Stat("heldout_class_acc", acc, margins.class_acc, "upper", n_v, "%"))
+    return Question("forget", forget_status(*stats), tuple(stats))
 
 
-def forget_status(gap: Stat, auc: Stat | None) -> str:
-    """The "Forgotten?" answer of the gap (and the AUC, the over-forgetting detector, when given)."""
+def forget_status(gap: Stat, auc: Stat | None = None, class_acc: Stat | None = None) -> str:
+    """The "Forgotten?" answer of the gap, the AUC (the over-forgetting detector) and, for a whole
+    class, the accuracy on its held-out records (each when given)."""
     g = gap.position()
-    if g == "above":
+    c = class_acc.position() if class_acc is not None else "inside"
+    if g == "above" or c == "above":
         return "not_forgotten"
     if g == "below" or (auc is not None and auc.position() == "below"):
         return "over_forgotten"
-    if g == "inside" and (auc is None or auc.position() == "inside"):
+    if g == "inside" and c == "inside" and (auc is None or auc.position() == "inside"):
         return "forgotten"
     return "inconclusive"
 
@@ -265,10 +296,11 @@ def kept_status(stats) -> str:
 
 
 def combine(forget: Question, kept: Question, *, margins: Margins, basis: str) -> Verdict:
-    """The verdict of the two answers: a decided problem first (not forgotten, over-forgotten,
-    damaged), then ``forgotten`` when both answers are inside their margins, else ``inconclusive``."""
-    flags = tuple(s for s in (forget.status if forget.status in ("not_forgotten", "over_forgotten") else None,
-                              "damaged" if kept.status == "damaged" else None) if s)
+    """The verdict of the two answers: a decided problem first (damaged, then not forgotten or
+    over-forgotten), then ``forgotten`` when both answers are inside their margins, else
+    ``inconclusive``. Damage leads: a damaged model is worse for every user, whatever it forgot."""
+    flags = tuple(s for s in ("damaged" if kept.status == "damaged" else None,
+                              forget.status if forget.status in ("not_forgotten", "over_forgotten") else None) if s)
     if flags:
         verdict = flags[0]
     elif forget.status == "forgotten" and kept.status == "kept":
@@ -280,14 +312,14 @@ def combine(forget: Question, kept: Question, *, margins: Margins, basis: str) -
         for q in (forget, kept):
             for s in q.stats:
                 if s.position() == "straddles":
-                    key = "deleted" if q.name == "forget" else s.name.split("_")[0]
+                    key = NEEDED_KEYS.get(s.name, "deleted" if q.name == "forget" else s.name.split("_")[0])
                     r = s.records_needed()
                     needed[key] = None if r is None or needed.get(key, 0) is None else max(needed.get(key, 0), r)
     return Verdict(verdict, forget, kept, flags, basis, margins, needed)
 
 
 def golden_free_verdict(forget_scores: tuple, retained: tuple, heldout: tuple, *, margins: Margins,
-                        seed: int = 0) -> Verdict:
+                        seed: int = 0, whole_class: bool = False) -> Verdict:
     """The verdict without a golden model.
 
     Args:
@@ -296,8 +328,9 @@ def golden_free_verdict(forget_scores: tuple, retained: tuple, heldout: tuple, *
         heldout: ``(correct_o, correct_u)`` on the held-out records of the kept classes.
         margins: the margins (``unlearnkit.deletion.margins.load_margins()``).
         seed: seeds every bootstrap.
+        whole_class: the request deletes every record of its classes (adds ``heldout_class_acc``).
     """
-    f = forget_question(*forget_scores, margins=margins, seed=seed)
+    f = forget_question(*forget_scores, margins=margins, seed=seed, whole_class=whole_class)
     return combine(f, kept_question(retained, heldout, margins=margins, seed=seed), margins=margins,
                    basis="golden-free")
 
@@ -314,4 +347,4 @@ def golden_verdict(correct_f_golden, correct_f_u, retained: tuple, heldout: tupl
 
 __all__ = ["Question", "Stat", "VERDICTS", "VERDICT_TITLES", "Verdict", "combine", "forget_question", "forget_status",
            "golden_free_verdict", "golden_verdict", "kept_question", "kept_status", "paired_loss", "weighted_auc",
-           "weighted_gap"]
+           "weighted_gap", "weighted_mean"]
