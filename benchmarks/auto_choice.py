@@ -8,8 +8,9 @@ and cached in the model store of ``--home``). Process CPU seconds throughout.
 ``POOL`` runs on each seed's original model and is rated by the golden-free verdict
 (``deletion.auto_select``); its CPU is compared with the estimated retrain
 (``deletion.retrain_cost``). The rule for the (high memorisation, scattered) cell follows
-mechanically (``derive_cell``): the members that read forgotten on at least 2 of the 3 seeds, by
-(seeds forgotten, mean distance to the margins' centre); each one's cost is its mean CPU fraction;
+mechanically (``derive_cell``): the members that read forgotten on at least 2 of the 3 seeds (if none, forgotten
+or inconclusive on at least 2; if none, the best-rated one), by (seeds forgotten, mean distance to
+the margins' centre); each one's cost is its mean CPU fraction;
 the default budget stays 0.10 when the first one's worst-seed cost fits it, else the smallest
 multiple of 0.05 that does (the budget counts the candidates' own CPU; auto's overhead, scoring
 the model, the retrain estimate and the ratings, is reported beside it).
@@ -97,16 +98,30 @@ def dev(ws: Workspace, seeds: list[int], data_dir: str | None) -> None:
 
 
 def derive_cell(rows: dict[str, list[tuple[str, float, float]]], overhead: float) -> None:
-    """Print the (high, scattered) cell and the default budget that the dev results give (the module's rule)."""
-    n = {label: sum(v == "forgotten" for v, _, _ in vals) for label, vals in rows.items()}
-    keep = sorted((lab for lab in rows if n[lab] >= 2),
-                  key=lambda lab: (-n[lab], statistics.mean(d for _, d, _ in rows[lab])))
-    print("\nderived cell (high, scattered):")
-    for lab in keep:
-        print(f"  {lab}: cost {statistics.mean(f for _, _, f in rows[lab]):.3f} (forgotten on {n[lab]} seeds)")
+    """Print the (high, scattered) cell and the default budget that the dev results give (the module's rule):
+    the members forgotten on at least 2 of the seeds; if none, those forgotten or inconclusive on at least
+    2; if none, the one best by (mean verdict rank, mean distance)."""
+    rank = {"forgotten": 0, "inconclusive": 1}
+
+    def n_of(label: str, ok: tuple[str, ...]) -> int:
+        return sum(v in ok for v, _, _ in rows[label])
+
+    def mean_d(label: str) -> float:
+        return statistics.mean(d for _, d, _ in rows[label])
+
+    keep = [lab for lab in rows if n_of(lab, ("forgotten",)) >= 2]
+    why = "forgotten on at least 2 seeds"
     if not keep:
-        print("  none reads forgotten on 2 of 3 seeds: the cell keeps the best-rated member")
-        return
+        keep = [lab for lab in rows if n_of(lab, ("forgotten", "inconclusive")) >= 2]
+        why = "none forgotten on 2 seeds; forgotten or inconclusive on at least 2"
+    if not keep:
+        keep = [min(rows, key=lambda lab: (statistics.mean(rank.get(v, 2) for v, _, _ in rows[lab]), mean_d(lab)))]
+        why = "none forgotten or inconclusive on 2 seeds; the best-rated member"
+    keep.sort(key=lambda lab: (-n_of(lab, ("forgotten",)), mean_d(lab)))
+    print(f"\nderived cell (high, scattered), {why}:")
+    for lab in keep:
+        print(f"  {lab}: cost {statistics.mean(f for _, _, f in rows[lab]):.3f} "
+              f"(forgotten on {n_of(lab, ('forgotten',))} seeds, mean distance {mean_d(lab):.2f})")
     need = max(f for _, _, f in rows[keep[0]])
     budget = DEFAULT_BUDGET if need <= DEFAULT_BUDGET else 0.05 * -(-need // 0.05)
     print(f"default budget: {budget:.2f} (the first needs {need:.3f} on its worst seed; overhead {overhead:.3f})")

@@ -1,10 +1,9 @@
-"""``--method auto``: the method our benchmark recommends for the shape of a deletion request.
+"""The shape of a deletion request, and the fixed table ``--method auto`` used before it looked.
 
-The one table of recommendations is ``RECOMMENDATIONS`` below; each row cites the docs page whose
-measurements it rests on. Update it there (and only there) when the benchmark says otherwise:
-scattered records are the subject of docs/random-deletion.md: on a memorising conv net `eu_k` comes
-within 1.5 avg_gap points of retraining, but its k depends on the architecture, so it is not the
-default for any model.
+``forget(..., method="auto")`` now measures the model and tries candidates within a CPU budget
+(``unlearnkit.deletion.auto_select``, rule in ``auto_rule``; docs/results/auto.md). The table
+``RECOMMENDATIONS`` below remains what ``plan_forget`` reports for a request that has not run yet
+(a plan runs nothing, so it cannot rate candidates); each row cites the docs page it rests on.
 
 A request has one of two shapes (``request_shape``):
 
