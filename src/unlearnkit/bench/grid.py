@@ -324,10 +324,8 @@ def grid_from_dict(raw: dict[str, Any], *, source: str = "<grid>") -> Grid:
                     problems.append(f"unknown parameter {key!r} for method {name!r} (valid: {', '.join(valid)})")
             methods[name] = params
 
-    fractions = len(retain_fraction_list) if isinstance(retain_fraction_list := raw.get("retain_fraction"), list) else 1
-    n_runs = grid_size(len(datasets), len(models), len(forget), fractions, len(seeds), methods)
-    if n_runs > MAX_RUNS:
-        raise ConfigError(too_big(source, n_runs))
+    fractions = raw.get("retain_fraction")
+    _check_size(source, datasets, models, forget, len(fractions) if isinstance(fractions, list) else 1, seeds, methods)
 
     calibration = {k: raw[k] for k in CALIBRATION_KEYS if k in raw} or None
     if calibration and "calibrate" not in calibration:
@@ -355,6 +353,14 @@ def grid_from_dict(raw: dict[str, Any], *, source: str = "<grid>") -> Grid:
         problems += [p for p in valid.problems() if p not in problems]
         raise ConfigError(_problems(source, problems))
     return grid
+
+
+def _check_size(source: str, datasets: list, models: list, forget: list, fractions: int, seeds: list,
+                methods: dict[str, Any]) -> None:
+    """Refuse a grid of more than ``MAX_RUNS`` runs, counted before anything is expanded."""
+    n_runs = grid_size(len(datasets), len(models), len(forget), fractions, len(seeds), methods)
+    if n_runs > MAX_RUNS:
+        raise ConfigError(too_big(source, n_runs))
 
 
 def _known_params(tables: dict[str, Any] | list[dict[str, Any]], valid: list[str]) -> list[dict[str, Any]]:

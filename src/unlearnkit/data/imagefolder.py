@@ -220,6 +220,26 @@ def _as_bool(value: Any, name: str) -> bool:
     raise ConfigError(f"The {name!r} option of imagefolder must be a boolean. Got {value!r} instead.")
 
 
+def _size_and_fraction(image_size: Any, test_fraction: Any) -> tuple[int, float]:
+    """The ``image_size`` and ``test_fraction`` options of ``imagefolder``, checked."""
+    try:
+        size = int(image_size)
+        fraction = float(test_fraction)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"imagefolder options image_size (int) and test_fraction (float) got {image_size!r}, {test_fraction!r}."
+        ) from None
+    if size < 1 or size != float(image_size):
+        raise ConfigError(
+            f"The 'image_size' option of imagefolder must be an int in [1, inf). Got {image_size!r} instead."
+        )
+    if not 0.0 < fraction < 1.0:
+        raise ConfigError(
+            f"The 'test_fraction' option of imagefolder must be a float in (0, 1). Got {test_fraction!r} instead."
+        )
+    return size, fraction
+
+
 @DATASETS.register("imagefolder")
 def load_imagefolder(
     data_dir: Path | None = None,
@@ -252,21 +272,7 @@ def load_imagefolder(
         raise ConfigError("Dataset 'imagefolder' has no download source; pass the folder with --data-dir / data_dir=.")
     if data_dir is None:
         raise DataError("Dataset 'imagefolder' needs --data-dir / data_dir= (a folder with one sub-folder per class).")
-    try:
-        size = int(image_size)
-        fraction = float(test_fraction)
-    except (TypeError, ValueError):
-        raise ConfigError(
-            f"imagefolder options image_size (int) and test_fraction (float) got {image_size!r}, {test_fraction!r}."
-        ) from None
-    if size < 1 or size != float(image_size):
-        raise ConfigError(
-            f"The 'image_size' option of imagefolder must be an int in [1, inf). Got {image_size!r} instead."
-        )
-    if not 0.0 < fraction < 1.0:
-        raise ConfigError(
-            f"The 'test_fraction' option of imagefolder must be a float in (0, 1). Got {test_fraction!r} instead."
-        )
+    size, fraction = _size_and_fraction(image_size, test_fraction)
     grey = _as_bool(grayscale, "grayscale")
     order = None if classes is None else parse_classes(classes)
     root = Path(data_dir)
