@@ -196,6 +196,8 @@ def test_verify_out_detects_a_swapped_model_and_show_exits_1(capsys, user_files,
     entry.write_text(json.dumps(data))
     code, stdout, err = run_cli(capsys, "ledger", "show", ledger)
     assert code == 1 and "does not verify" in err and "req-0002" in stdout
+    code, stdout, err = run_cli(capsys, "ledger", "show", ledger, "--json")
+    assert code == 1 and json.loads(stdout)["verified"] is False and "entry 2" in json.loads(stdout)["problem"]
 
 
 def test_unwritable_out_is_refused_before_any_work(capsys, user_files, tmp_path, monkeypatch):

@@ -49,8 +49,10 @@ def ledger_command(args: argparse.Namespace) -> int:
         entries = ledger.entries()
         seq, head = ledger.head()
         if args.json:
-            print(json.dumps({"entries": entries, "head": {"seq": seq, "hash": head}}, indent=2, sort_keys=True))
-            return 0
+            v = ledger.verify()
+            print(json.dumps({"entries": entries, "head": {"seq": seq, "hash": head}, "verified": v.ok,
+                              "problem": v.problem}, indent=2, sort_keys=True))
+            return 0 if v.ok else 1
         print(f"{'#':>3s}  {'request':22s} {'time':20s} {'deleted':>7s}  {'shape':9s} {'method':14s} "
               f"{'verdict':14s} weights after")
         for e in entries:
