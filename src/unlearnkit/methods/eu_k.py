@@ -8,7 +8,7 @@ code, github shash42/Evaluating-Inexact-Unlearning (src/methods.py ``retrain_las
 are trained, the k layers are re-drawn kaiming-normal with zero bias, and the net is trained in
 train mode with the original recipe for as long as the original, gradients clipped at norm 10.
 Our shorter schedule (``schedule="short"``: 20 epochs at a constant lr 0.05) was chosen on three
-development seeds by golden-free evidence alone (docs/random-deletion.md, "EU-k").
+development seeds by golden-free evidence alone (docs/results/random-deletion.md, "EU-k").
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ class EUk(LastKLayers):
     at norm 10, the whole net in train mode so that frozen batch norms re-estimate their statistics
     on D_r. ``schedule="short"`` is our measured shorter schedule instead (``SHORT``: SGD lr 0.05,
     momentum 0.9, weight decay 5e-4, batch 128, 20 epochs at a constant lr, no clipping, the frozen
-    layers in eval mode): with ``init="reset"`` it is the setting docs/random-deletion.md measured.
+    layers in eval mode): with ``init="reset"`` it is the setting docs/results/random-deletion.md measured.
 
     The frozen layers' outputs on D_r are computed once when they can stand for the training
     forward (the trained part is a plain chain of modules; under the recipe also no augmentation, no
