@@ -36,8 +36,11 @@ def add_parsers(sub: Any) -> None:
                    help="id_column, label_column, image_size, grayscale, scale, mean, std, classes (repeatable)")
     p.add_argument("--classes", metavar="FILE", help="the class names in the model's logit order, one per line "
                    "(image folders and tables otherwise sort them by name)")
-    p.add_argument("--method", default="auto", help="a method name (unlearnkit list methods) or auto (default): the "
-                   "method our benchmark recommends for the request's shape")
+    p.add_argument("--method", default="auto", help="a method name (unlearnkit list methods) or auto (default): "
+                   "measure the model's memorisation, try the rule's candidates within --budget, keep the one the "
+                   "golden-free verdict rates best (docs/results/auto.md)")
+    p.add_argument("--budget", metavar="SHARE", help="--method auto: the share (0, 1] of an estimated retrain's CPU "
+                   "time its candidates may spend; default 0.1")
     p.add_argument("params", nargs="*", metavar="KEY=VALUE", help="method parameters (not with --method auto)")
     p.add_argument("--ledger", metavar="DIR", help="the deletion ledger: start from its latest model, skip IDs deleted "
                    "before, append this request")
@@ -45,10 +48,11 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--no-store-ids", action="store_true", help="keep only hashes of the deleted IDs in the ledger")
     p.add_argument("--retrain", action="store_true", help="also retrain a golden model on the retained records (with "
                    "--recipe / --set) and add the headline table")
-    p.add_argument("--recipe", help="the --retrain recipe: a preset (unlearnkit list recipes; default digits) or a "
+    p.add_argument("--recipe", help="the model's training recipe, for --retrain and for --method auto's retrain "
+                   "estimate: a preset (unlearnkit list recipes; default digits) or a "
                    "TOML file of recipe fields (optimizer, lr, epochs, batch_size, ...)")
     p.add_argument("--set", dest="recipe_set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a field of the --retrain recipe (repeatable)")
+                   help="override a field of the recipe (repeatable)")
     p.add_argument("--seed", type=int, default=0, help="seeds the method, the carving of V and the intervals")
     p.add_argument("--device", default="cpu", help="auto, cpu or cuda; default cpu")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -65,14 +69,22 @@ def forget_command(args: argparse.Namespace) -> int:
     from unlearnkit.methods import METHODS
     from unlearnkit.models import MODELS
 
+    from unlearnkit.deletion.auto_rule import DEFAULT_BUDGET
+    from unlearnkit.deletion.auto_select import check_budget
+
+    if args.budget is not None and args.method != "auto":
+        raise ConfigError("--budget only applies with --method auto (the share of a retrain's CPU its candidates may "
+                          "spend).")
+    budget = DEFAULT_BUDGET if args.budget is None else check_budget(args.budget)
     if args.method == "auto" and args.params:
         raise ConfigError("--method auto takes no KEY=VALUE parameters (they depend on the method it picks); name "
                           "the method to set them.")
     params = {} if args.method == "auto" else parse_overrides(args.params, METHODS.get(args.method),
                                                               owner=f"method {args.method!r}")
-    if (args.recipe or args.recipe_set) and not args.retrain:
-        raise ConfigError("--recipe and --set only apply with --retrain.")
+    if (args.recipe or args.recipe_set) and not (args.retrain or args.method == "auto"):
+        raise ConfigError("--recipe and --set only apply with --retrain or --method auto.")
     recipe = _recipe(args.recipe, args.recipe_set) if args.retrain else None
+    trained_with = _recipe(args.recipe, args.recipe_set) if args.recipe or args.recipe_set else None
     if args.dry_run and not args.ledger:
         raise ConfigError("--dry-run needs --ledger (without a ledger nothing is recorded anyway).")
     out = Path(args.out)
@@ -121,7 +133,7 @@ def forget_command(args: argparse.Namespace) -> int:
         raise ConfigError("The first request needs the model: --arch (package.module:build) and --weights FILE.")
     result = forget(model, data, ids, method=args.method, params=params, ledger=ledger, out=out, arch=arch,
                     retrain=recipe, seed=args.seed, device=args.device, store_ids=not args.no_store_ids,
-                    dry_run=args.dry_run)
+                    dry_run=args.dry_run, budget=budget, recipe=trained_with)
     if args.json:
         print(json.dumps(result.record, indent=2, sort_keys=True, default=str))
         return 0
@@ -192,7 +204,7 @@ def _print_result(result) -> None:
     params = " ".join(f"{k}={v}" for k, v in method["params"].items())
     print(f"method: {method['name']} {params} ({method['runtime_s']:.2f} s)")
     if method.get("choice"):
-        print(f"  chosen by --method auto for {method['choice']['why']} (see {method['choice']['source']})")
+        print(f"  chosen by --method auto: {method['choice']['why']} (see {method['choice']['source']})")
     print(f"verdict: {ev['verdict_title']}. {ev['verdict_text']}")
     print(f"  {'from the comparison with the retrained model' if ev['basis'] == 'golden' else 'golden-free'}; "
           f"{ev['margins']}")

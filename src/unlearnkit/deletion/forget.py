@@ -33,6 +33,8 @@ from unlearnkit.data.forget import ForgetSpec
 from unlearnkit.data.records import check_request_ids, drop_train, with_heldout
 from unlearnkit.data.split import make_split
 from unlearnkit.deletion.auto import recommend, request_shape
+from unlearnkit.deletion.auto_rule import DEFAULT_BUDGET
+from unlearnkit.deletion.auto_select import auto_recipe, check_budget, select_method
 from unlearnkit.deletion.evidence import Evidence, compute_evidence
 from unlearnkit.deletion.judge import check_heldout
 from unlearnkit.deletion.ledger import Ledger, LedgerError, ids_sha256, now_iso
@@ -224,6 +226,8 @@ def forget(
     device: str = "cpu",
     store_ids: bool = True,
     dry_run: bool = False,
+    budget: float = DEFAULT_BUDGET,
+    recipe: Recipe | None = None,
 ) -> ForgetResult:
     """Remove the records ``delete_ids`` from ``model`` and return the result with its evidence.
 
@@ -233,9 +237,12 @@ def forget(
         data: the model's training records with IDs (``Dataset.from_arrays(x, y, ids=..., test=...)``,
             ``unlearnkit.data.record_files.load_records``), carrying the held-out slice V.
         delete_ids: the IDs of the records to delete (every one must exist; none may repeat).
-        method: a method name (``unlearnkit list methods``) or ``"auto"``: the method the benchmark
-            recommends for the request's shape (``unlearnkit.deletion.auto``).
-        params: the method's parameters (over the recommendation's, with ``"auto"``).
+        method: a method name (``unlearnkit list methods``) or ``"auto"``: measure how much the model
+            memorised, try the rule's candidates for that and the request's shape within ``budget``,
+            keep the one the golden-free verdict rates best (``unlearnkit.deletion.auto_select``;
+            docs/results/auto.md); the choice and every candidate's scores go into
+            ``record["method"]["choice"]``.
+        params: the method's parameters (not used with ``"auto"``).
         heldout: the held-out slice V, replacing ``data``'s: ``(x, y[, ids])`` or a ``Dataset``.
         ledger: a ledger directory: the request starts from its latest model, skips IDs deleted
             before (reported), and is appended to it.
@@ -250,6 +257,10 @@ def forget(
         store_ids: keep the deleted IDs in the ledger entry; ``False`` keeps only their SHA-256
             (and a salted hash of each, so later requests can still exclude them).
         dry_run: with a ledger, do everything but append the entry.
+        budget: with ``"auto"``, the share (0, 1] of an estimated retrain's CPU time its candidates
+            may spend (default 0.1).
+        recipe: the model's training recipe, for ``"auto"``'s retrain estimate (default:
+            ``retrain``'s, else the data's preset, ``default_recipe_name``).
 
     Returns:
         ``ForgetResult``: the model, the evidence, the ledger entry and the record.
@@ -258,7 +269,8 @@ def forget(
         ConfigError: unknown, repeated or already deleted IDs, an empty request, no held-out
             slice, a model that does not fit the data or is not the ledger's latest, a broken
             ledger, an output directory that exists, a method that destroyed the model (NaN or
-            infinite outputs). Nothing is written then.
+            infinite outputs), a budget outside (0, 1], no ``"auto"`` candidate within the budget.
+            Nothing is written then.
 
     Example:
         >>> import numpy as np, torch
@@ -271,6 +283,9 @@ def forget(
         >>> result.evidence.verdict in ("forgotten", "not_forgotten", "over_forgotten", "damaged", "inconclusive")
         True
     """
+    budget = check_budget(budget)  # before anything, recovery included, touches the disk
+    if recipe is not None and not isinstance(recipe, Recipe):
+        raise ConfigError(f"recipe must be a Recipe (unlearnkit.get_recipe(...)) or None; got {type(recipe).__name__}.")
     ledger = ledger if isinstance(ledger, Ledger) or ledger is None else Ledger(ledger)
     recovered = recover(ledger, None if out is None else Path(out).parent)  # requests killed before: finished or removed
     if out is not None:
@@ -288,7 +303,12 @@ def forget(
                        seed=seed, device=device)
     check_heldout(plan.split)  # V must carry the verdict: every class of D_f, enough records of them
 
-    result = unlearn(plan.before, plan.split, plan.estimator, seed=seed, device=device)
+    if method == "auto":  # measure, try the rule's candidates within the budget, keep the best-rated
+        sel = select_method(plan.before, plan.split, shape=plan.shape, seed=seed, device=device, budget=budget,
+                            **auto_recipe(recipe, retrain, plan.live.name))
+        result, plan.estimator, plan.choice = sel.result, sel.result.estimator, sel.choice
+    else:
+        result = unlearn(plan.before, plan.split, plan.estimator, seed=seed, device=device)
     after = result.model.to("cpu").eval()
     after_bytes = weights_bytes(after)
     sha_before, sha_after = _sha(plan.before_bytes), _sha(after_bytes)
@@ -302,6 +322,8 @@ def forget(
                             reference_cpu_s=golden_info["train_cpu_s"], device=device)
     evidence = compute_evidence(plan.before, after, plan.split, shape=plan.shape, classes=plan.classes, seed=seed,
                                 device=device, weights_changed=sha_before != sha_after, golden=golden)
+    if plan.choice and plan.choice.get("retrain_note"):
+        evidence.warnings.append(plan.choice["retrain_note"])
     if evidence.destroyed:
         raise ConfigError(f"The unlearned model's outputs are NaN or infinite: {method_name(plan.estimator)} with "
                           f"{_jsonable(result.params)} destroyed the model. Nothing was written; try other parameters "
