@@ -40,6 +40,9 @@ method's own fraction for the partial-retain methods). Each retain fraction is a
 own in the report, which also plots ``avg_gap`` against the fraction when a grid sweeps it.
 
 ``load_grid`` checks everything before anything runs and reports every problem at once.
+
+The checks of each part of the TOML table live in ``bench/grid_checks.py``; expanding parameter
+grids in ``bench/expand.py``.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from unlearnkit.bench import grid_checks as checks
 from unlearnkit.bench.expand import MAX_RUNS, expand_params, expand_tables, grid_size, too_big
 from unlearnkit.config import init_params
 from unlearnkit.errors import ConfigError, UnlearnkitError
@@ -186,7 +190,7 @@ class Grid:
         """Plan every run; raise one ``ConfigError`` naming every distinct problem (see ``problems``)."""
         problems = self.problems()
         if problems:
-            raise ConfigError(_problems(self.source, problems))
+            raise ConfigError(checks.problems_message(self.source, problems))
         out = []
         for spec in self.runs():
             try:
@@ -195,34 +199,12 @@ class Grid:
                 if str(exc) not in problems:
                     problems.append(str(exc))
         if problems:
-            raise ConfigError(_problems(self.source, problems))
+            raise ConfigError(checks.problems_message(self.source, problems))
         return out
 
     def config_hashes(self) -> set[str]:
         """The config hash of every run of the grid (what the run store records); see ``plans``."""
         return {plan.config_hash for _, plan in self.plans()}
-
-
-def _is_fraction(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value <= 1
-
-
-def _check_retain_fraction(value: Any) -> list[str]:
-    """The problems of a grid's ``retain_fraction``: a number in (0, 1] or a non-empty list of distinct ones."""
-    rule = "'retain_fraction' must be a number in (0, 1] or a non-empty list of such numbers"
-    if isinstance(value, list):
-        if not value:
-            return [f"{rule}; got an empty list"]
-        problems = [f"{rule}; got {v!r} in the list" for v in value if not _is_fraction(v)]
-        fractions = [float(v) for v in value if _is_fraction(v)]
-        problems += [f"'retain_fraction' lists {v:g} more than once"
-                     for v in dict.fromkeys(v for v in fractions if fractions.count(v) > 1)]
-        return problems
-    return [] if _is_fraction(value) else [f"{rule}; got {value!r}"]
-
-
-def _problems(source: str, problems: list[str]) -> str:
-    return f"Grid {source} has {len(problems)} problem(s): " + " | ".join(problems)
 
 
 def load_grid(path: str | Path) -> Grid:
@@ -250,82 +232,37 @@ def grids_config_hashes(paths) -> set[str]:
 
 
 def grid_from_dict(raw: dict[str, Any], *, source: str = "<grid>") -> Grid:
+    """A ``Grid`` from a TOML grid's table (see the module docstring), every part checked.
+
+    Raises:
+        ConfigError: one line naming every problem: of the structure, and of the values of the
+            parts that are well formed (``Grid.problems``).
+
+    Example:
+        >>> grid = grid_from_dict({"datasets": ["digits"], "models": ["mlp"], "forget": ["class:3"],
+        ...                        "methods": {"finetune": {}}})
+        >>> grid.seeds, grid.size()
+        ([0], 1)
+    """
     from unlearnkit.data import DATASETS
     from unlearnkit.methods import METHODS
     from unlearnkit.metrics import METRICS
     from unlearnkit.models import MODELS
 
-    problems: list[str] = []
-    for key in raw:
-        if key not in TOP_KEYS:
-            problems.append(f"unknown key {key!r} (valid keys: {', '.join(TOP_KEYS)})")
-
-    def names(key: str, registry, required: bool = True) -> list[str]:
-        value = raw.get(key)
-        if value is None:
-            if required:
-                problems.append(f"missing {key!r}: a list of names")
-            return []
-        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
-            problems.append(f"{key!r} must be a non-empty list of strings")
-            return []
-        if registry is not None:
-            for v in value:
-                if v not in registry:
-                    problems.append(f"unknown {registry.kind} {v!r} (valid: {', '.join(registry.names())})")
-        return value
-
-    datasets = names("datasets", DATASETS)
-    models = names("models", MODELS)
-    forget = names("forget", None)
-    metrics = names("metrics", METRICS, required=False) or None
-    seeds = raw.get("seeds", [0])
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
-        problems.append("'seeds' must be a non-empty list of integers")
-        seeds = [0]
-
-    recipe_table = raw.get("recipe", {})
-    recipe_name, overrides = None, {}
-    if not isinstance(recipe_table, dict):
-        problems.append("[recipe] must be a table")
-    else:
-        recipe_name = recipe_table.get("name")
-        overrides = {k: v for k, v in recipe_table.items() if k != "name"}
-        for k in overrides:
-            if k not in init_params(Recipe):
-                problems.append(f"unknown recipe field {k!r} (valid: {', '.join(init_params(Recipe))})")
-
-    model_args = raw.get("model_args", {})
-    if not isinstance(model_args, dict):
-        problems.append("[model_args] must be a table")
-        model_args = {}
-
-    data_options = raw.get("data_options", {})
-    if not isinstance(data_options, dict):
-        problems.append("[data_options] must be a table")
-        data_options = {}
-
-    methods_table = raw.get("methods")
-    methods: dict[str, dict[str, Any] | list[dict[str, Any]]] = {}
-    if not isinstance(methods_table, dict) or not methods_table:
-        problems.append("missing [methods.<name>] tables: at least one method")
-    else:
-        for name, params in methods_table.items():
-            if name not in METHODS:
-                problems.append(f"unknown method {name!r} (valid: {', '.join(METHODS.names())})")
-                continue
-            tables = params if isinstance(params, list) and params else [params]
-            if not all(isinstance(t, dict) for t in tables):
-                problems.append(f"[methods.{name}] must be a table of parameters (or [[methods.{name}]] tables)")
-                continue
-            valid = init_params(METHODS.get(name))
-            for key in sorted({k for t in tables for k in t}):
-                if key not in valid:
-                    problems.append(f"unknown parameter {key!r} for method {name!r} (valid: {', '.join(valid)})")
-            methods[name] = params
+    problems = [f"unknown key {key!r} (valid keys: {', '.join(TOP_KEYS)})" for key in raw if key not in TOP_KEYS]
+    datasets = checks.names(raw, "datasets", DATASETS, problems)
+    models = checks.names(raw, "models", MODELS, problems)
+    forget = checks.names(raw, "forget", None, problems)
+    metrics = checks.names(raw, "metrics", METRICS, problems, required=False) or None
+    seeds = checks.seeds(raw, problems)
+    recipe_name, overrides = checks.recipe(raw, problems)
+    model_args = checks.table(raw, "model_args", problems)
+    data_options = checks.table(raw, "data_options", problems)
+    methods = checks.methods(raw, METHODS, problems)
 
     fractions = raw.get("retain_fraction")
-    _check_size(source, datasets, models, forget, len(fractions) if isinstance(fractions, list) else 1, seeds, methods)
+    checks.check_size(source, datasets, models, forget, len(fractions) if isinstance(fractions, list) else 1, seeds,
+                      methods)
 
     calibration = {k: raw[k] for k in CALIBRATION_KEYS if k in raw} or None
     if calibration and "calibrate" not in calibration:
@@ -333,37 +270,35 @@ def grid_from_dict(raw: dict[str, Any], *, source: str = "<grid>") -> Grid:
 
     retain_fraction = raw.get("retain_fraction")
     if retain_fraction is not None:
-        problems += _check_retain_fraction(retain_fraction)
+        problems += checks.check_retain_fraction(retain_fraction)
     grid = Grid(datasets=datasets, models=models, forget=forget, seeds=seeds, methods=methods, metrics=metrics,
                 retain_fraction=retain_fraction, data_dir=raw.get("data_dir"), device=raw.get("device", "cpu"),
                 recipe=recipe_name, recipe_overrides=overrides, model_args=model_args, data_options=data_options,
                 calibration=calibration, source=source)
     if problems:
         # the values of the valid parts are checked too, so every problem is reported at once
-        valid = Grid(
-            datasets=[d for d in datasets if d in DATASETS], models=[m for m in models if m in MODELS],
-            forget=[f for f in forget if isinstance(f, str)], seeds=seeds,
-            methods={name: _known_params(tables, init_params(METHODS.get(name))) for name, tables in methods.items()},
-            metrics=[m for m in metrics if m in METRICS] if metrics else None,
-            retain_fraction=retain_fraction if not _check_retain_fraction(retain_fraction) else None,
-            data_dir=raw.get("data_dir"), device=raw.get("device", "cpu"),
-            recipe=recipe_name if isinstance(recipe_name, str) else None,
-            recipe_overrides={k: v for k, v in overrides.items() if k in init_params(Recipe)},
-            model_args=model_args, data_options=data_options, source=source)
-        problems += [p for p in valid.problems() if p not in problems]
-        raise ConfigError(_problems(source, problems))
+        problems += [p for p in _valid_part(grid).problems() if p not in problems]
+        raise ConfigError(checks.problems_message(source, problems))
     return grid
 
 
-def _check_size(source: str, datasets: list, models: list, forget: list, fractions: int, seeds: list,
-                methods: dict[str, Any]) -> None:
-    """Refuse a grid of more than ``MAX_RUNS`` runs, counted before anything is expanded."""
-    n_runs = grid_size(len(datasets), len(models), len(forget), fractions, len(seeds), methods)
-    if n_runs > MAX_RUNS:
-        raise ConfigError(too_big(source, n_runs))
+def _valid_part(grid: Grid) -> Grid:
+    """The well-formed part of a grid with structural problems: known datasets, models, metrics,
+    recipe fields and method parameters, a valid retain fraction (no calibration)."""
+    from unlearnkit.data import DATASETS
+    from unlearnkit.methods import METHODS
+    from unlearnkit.metrics import METRICS
+    from unlearnkit.models import MODELS
 
-
-def _known_params(tables: dict[str, Any] | list[dict[str, Any]], valid: list[str]) -> list[dict[str, Any]]:
-    """The parameter tables of a method without the parameters it does not have."""
-    return [{k: v for k, v in t.items() if k in valid} for t in (tables if isinstance(tables, list) else [tables])]
-
+    metrics, fraction = grid.metrics, grid.retain_fraction
+    return Grid(
+        datasets=[d for d in grid.datasets if d in DATASETS], models=[m for m in grid.models if m in MODELS],
+        forget=[f for f in grid.forget if isinstance(f, str)], seeds=grid.seeds,
+        methods={name: checks.known_params(tables, init_params(METHODS.get(name)))
+                 for name, tables in grid.methods.items()},
+        metrics=[m for m in metrics if m in METRICS] if metrics else None,
+        retain_fraction=fraction if not checks.check_retain_fraction(fraction) else None,
+        data_dir=grid.data_dir, device=grid.device,
+        recipe=grid.recipe if isinstance(grid.recipe, str) else None,
+        recipe_overrides={k: v for k, v in grid.recipe_overrides.items() if k in init_params(Recipe)},
+        model_args=grid.model_args, data_options=grid.data_options, source=grid.source)
