@@ -38,8 +38,8 @@ from pathlib import Path
 import torch
 
 from unlearnkit.deletion.auto_rule import DEFAULT_BUDGET, Candidate
-from unlearnkit.deletion.auto_select import (Tried, distance, measure_memorisation, rate_candidate, run_candidate,
-                                             select_method)
+from unlearnkit.deletion.auto_select import (Tried, distance, measure_memorisation, rate_candidate, rating_split,
+                                             run_candidate, select_method)
 from unlearnkit.deletion.judge import model_scores, verdict_parts
 from unlearnkit.deletion.margins import load_margins
 from unlearnkit.deletion.retrain_cost import estimate_retrain_cpu
@@ -72,8 +72,9 @@ def dev(ws: Workspace, seeds: list[int], data_dir: str | None, out: str | None =
         ctx = context(seed, data_dir)
         original = original_model(ws, ctx).model
         t0 = time.process_time()
-        parts = verdict_parts(ctx.split, seed)
-        before = model_scores(original, ctx.split, parts)
+        rsplit = rating_split(ctx.split, seed)  # what select_method rates on: a seeded 5,000 of V's 50,000
+        parts = verdict_parts(rsplit, seed)
+        before = model_scores(original, rsplit, parts)
         mem = measure_memorisation(before)
         est = estimate_retrain_cpu(original, ctx.split.subset("retain"), ctx.recipe, seed=seed)
         setup = time.process_time() - t0
@@ -83,7 +84,7 @@ def dev(ws: Workspace, seeds: list[int], data_dir: str | None, out: str | None =
         rate = []
         for cand in POOL:
             one: Tried = run_candidate(original, ctx.split, cand, float("inf"), seed=seed, device="cpu")
-            rate_candidate(one, ctx.split, parts, before, margins=margins, seed=seed, device="cpu")
+            rate_candidate(one, rsplit, parts, before, margins=margins, seed=seed, device="cpu")
             rate.append(one.rate_cpu_s)
             rows[cand.label()].append((one.verdict.verdict, distance(one.verdict), one.cpu_s / est.cpu_s))
             print(f"  {cand.label()}: {one.verdict.verdict}, distance {distance(one.verdict):.2f}, "

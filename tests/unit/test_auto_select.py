@@ -145,7 +145,7 @@ def test_no_candidate_within_the_budget_is_one_line_naming_the_budget_needed(mem
     model, split = memorised
     with pytest.raises(ConfigError, match=r"no candidate ran within --budget 0.01 .*needs about --budget") as info:
         select_method(model, split, shape="scattered", recipe=RECIPE, budget=0.01,
-                      rule=rule_of(Candidate("finetune", {"epochs": 5}, passes=50.0)))
+                      rule=rule_of(Candidate("finetune", {"epochs": 5}, passes=1e5)))
     assert "\n" not in str(info.value)
 
 

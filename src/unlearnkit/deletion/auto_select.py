@@ -8,7 +8,8 @@ keep the one the golden-free verdict rates best.
    of D_r and the held-out slice V give the **memorisation** (train minus held-out accuracy,
    points) and its level (``auto_rule.memorisation_level``); with the request's shape that picks
    the rule's cell (``auto_rule.RULE``);
-2. estimates a retrain's CPU (``deletion.retrain_cost``); the budget is ``budget`` × that;
+2. estimates a retrain's CPU (``deletion.retrain_cost``); the budget is ``budget`` × that, and at
+   least ``MIN_BUDGET_CPU_S``;
 3. runs the cell's candidates, cheapest predicted first. A candidate whose predicted cost exceeds
    what is left is skipped; one that runs past its allowance (what is
    left, or ``OVERRUN`` times its prediction if less) is stopped at the next training step (or, for
@@ -29,12 +30,14 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 from torch import nn
 
 from unlearnkit.deletion.auto_rule import DEFAULT_BUDGET, RULE, Candidate, Cell, memorisation_level
@@ -45,6 +48,7 @@ from unlearnkit.deletion.verdict import Verdict
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods.base import UnlearnResult
 from unlearnkit.methods.front_door import make_method, unlearn
+from unlearnkit.seeding import numpy_rng
 from unlearnkit.training.loop import Step, observe_steps
 from unlearnkit.training.recipe import Recipe, default_recipe_name, get_recipe
 
@@ -55,6 +59,12 @@ RANK = {"forgotten": 0, "inconclusive": 1}
 #: eat the budget of the others.
 OVERRUN = 2.0
 MIN_ALLOWANCE = 0.02
+#: The smallest budget in CPU seconds, whatever the share: below it the fixed costs of any method
+#: (copying the model, a pass over D_f) dominate, and a retrain that cheap is no reason to refuse.
+MIN_BUDGET_CPU_S = 2.0
+#: auto rates its candidates on at most this many held-out records (a seeded sample of V): every rating
+#: scores V twice over (V_f and the kept classes), and a V of 50,000 would cost more than the candidates.
+RATING_HELDOUT = 5000
 
 
 def check_budget(budget: Any) -> float:
@@ -159,6 +169,21 @@ def distance(verdict: Verdict) -> float:
     return total
 
 
+def rating_split(split, seed: int, n: int = RATING_HELDOUT):
+    """``split`` with its held-out slice V cut to a seeded sample of ``n`` records (itself when V is no
+    larger): what auto scores the model and rates its candidates on."""
+    ds = split.dataset
+    if ds.val_y is None or len(ds.val_y) <= n:
+        return split
+    pick = torch.from_numpy(np.sort(numpy_rng(seed, "auto_rating_heldout").choice(len(ds.val_y), n, replace=False)))
+    small = dataclasses.replace(
+        ds, val_x=ds.val_x[pick], val_y=ds.val_y[pick],
+        coarse_val_y=None if ds.coarse_val_y is None else ds.coarse_val_y[pick],
+        val_ids=None if ds.val_ids is None else tuple(ds.val_ids[i] for i in pick.tolist()),
+        val_note=f"{ds.val_note}; a seeded sample of {n} for auto's ratings")
+    return dataclasses.replace(split, dataset=small, val=None, val_forget=None)
+
+
 def best_of(rated: list[Tried]) -> Tried:
     """The best-rated candidate: forgotten > inconclusive > the rest, then the smallest ``distance``,
     then the least CPU."""
@@ -242,13 +267,14 @@ def select_method(before: nn.Module, split, *, shape: str, recipe: Recipe, recip
     budget = check_budget(budget)
     margins = margins or load_margins()
     t0 = time.process_time()
-    parts = verdict_parts(split, seed)
-    before_scores = model_scores(before, split, parts, device)
+    rsplit = rating_split(split, seed)
+    parts = verdict_parts(rsplit, seed)
+    before_scores = model_scores(before, rsplit, parts, device)
     mem = measure_memorisation(before_scores)
     the_cell = (rule or RULE)[(mem.level, shape)]
     cost = estimate_retrain_cpu(before, split.subset("retain"), recipe, seed=seed, device=device,
                                 recipe_source=recipe_source)
-    limit = budget * cost.cpu_s
+    limit = max(budget * cost.cpu_s, MIN_BUDGET_CPU_S)
     order = sorted(the_cell.candidates, key=lambda c: c.predicted_fraction(cost.epochs))
     tried: list[Tried] = []
     for cand in order:
@@ -262,14 +288,14 @@ def select_method(before: nn.Module, split, *, shape: str, recipe: Recipe, recip
         one = run_candidate(before, split, cand, allowance, seed=seed, device=device)
         one.predicted_cpu_s = predicted
         if one.status == "rated":
-            rate_candidate(one, split, parts, before_scores, margins=margins, seed=seed, device=device)
+            rate_candidate(one, rsplit, parts, before_scores, margins=margins, seed=seed, device=device)
         tried.append(one)
     spent = time.process_time() - t0
     rated = [t for t in tried if t.status == "rated"]
     if not rated:
         cheapest = min((t.predicted_cpu_s for t in tried), default=math.nan)
         raise ConfigError(
-            f"--method auto: no candidate ran within --budget {budget:g} ({limit:.1f} of an estimated retrain's "
+            f"--method auto: no candidate ran within --budget {budget:g} ({limit:.1f} CPU s; an estimated retrain: "
             f"{cost.cpu_s:.1f} CPU s): " + "; ".join(f"{t.candidate.label()} {t.status} ({t.reason})" for t in tried)
             + f". The cheapest needs about --budget {min(1.0, 1.5 * cheapest / cost.cpu_s):.2f}; "
             "or name a method (--method), or retrain.")
@@ -289,7 +315,7 @@ def _choice(best: Tried, tried: list[Tried], mem: Memorisation, the_cell: Cell, 
     why = (f"the model fits {mem.train_acc:.1f}% of {mem.n_train} training records against {mem.heldout_acc:.1f}% of "
            f"{mem.n_heldout} held-out ones (memorisation {mem.gap:.1f} points: {mem.level}); a {shape} request of "
            f"{n_forget} records; the rule's candidates, cheapest first within {budget:g} of an estimated retrain "
-           f"({limit:.1f} of {cost.cpu_s:.1f} CPU s): {runs}; picked {best.candidate.label()} "
+           f"({limit:.1f} CPU s; the retrain: {cost.cpu_s:.1f}): {runs}; picked {best.candidate.label()} "
            f"({best.verdict.verdict}, distance {best.distance:.2f})" + (f". {retrain_note}" if retrain_note else ""))
     return {"why": why, "source": f"docs/results/auto.md; rule {the_cell.source}",
             "method": best.candidate.method, "params": dict(best.candidate.params), "label": best.candidate.label(),
@@ -303,5 +329,6 @@ def _choice(best: Tried, tried: list[Tried], mem: Memorisation, the_cell: Cell, 
             "retrain_note": retrain_note}
 
 
-__all__ = ["MIN_ALLOWANCE", "Memorisation", "OVERRUN", "RANK", "Selection", "Tried", "auto_recipe", "best_of",
-           "check_budget", "distance", "measure_memorisation", "rate_candidate", "run_candidate", "select_method"]
+__all__ = ["MIN_ALLOWANCE", "MIN_BUDGET_CPU_S", "Memorisation", "OVERRUN", "RANK", "Selection", "Tried",
+           "auto_recipe", "best_of", "check_budget", "distance", "measure_memorisation", "rate_candidate",
+           "rating_split", "run_candidate", "select_method"]
