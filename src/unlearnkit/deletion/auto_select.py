@@ -55,7 +55,7 @@ from unlearnkit.training.recipe import Recipe, default_recipe_name, get_recipe
 #: Verdict -> rank (lower is better): forgotten, then inconclusive, then every decided problem.
 RANK = {"forgotten": 0, "inconclusive": 1}
 #: A candidate may run for this many times its predicted CPU (at least ``MIN_ALLOWANCE`` of the
-#: retrain's, at most what is left) before it is stopped, so that one mispredicted candidate does not
+#: retrain's and a quarter of ``MIN_BUDGET_CPU_S``, at most what is left) before it is stopped, so that one mispredicted candidate does not
 #: eat the budget of the others.
 OVERRUN = 2.0
 MIN_ALLOWANCE = 0.02
@@ -284,7 +284,7 @@ def select_method(before: nn.Module, split, *, shape: str, recipe: Recipe, recip
             tried.append(Tried(cand, "skipped", predicted, max(left, 0.0),
                                f"predicted {predicted:.2f} CPU s, {max(left, 0.0):.2f} left"))
             continue
-        allowance = min(left, max(OVERRUN * predicted, MIN_ALLOWANCE * cost.cpu_s))
+        allowance = min(left, max(OVERRUN * predicted, MIN_ALLOWANCE * cost.cpu_s, MIN_BUDGET_CPU_S / 4))
         one = run_candidate(before, split, cand, allowance, seed=seed, device=device)
         one.predicted_cpu_s = predicted
         if one.status == "rated":
