@@ -55,8 +55,8 @@ from unlearnkit.training.recipe import Recipe, default_recipe_name, get_recipe
 #: Verdict -> rank (lower is better): forgotten, then inconclusive, then every decided problem.
 RANK = {"forgotten": 0, "inconclusive": 1}
 #: A candidate may run for this many times its predicted CPU (at least ``MIN_ALLOWANCE`` of the
-#: retrain's and a quarter of ``MIN_BUDGET_CPU_S``, at most what is left) before it is stopped, so that one mispredicted candidate does not
-#: eat the budget of the others.
+#: retrain's and a quarter of ``MIN_BUDGET_CPU_S``, at most what is left) before it is stopped, so
+#: that one mispredicted candidate does not eat the budget of the others.
 OVERRUN = 2.0
 MIN_ALLOWANCE = 0.02
 #: The smallest budget in CPU seconds, whatever the share: below it the fixed costs of any method
@@ -204,7 +204,8 @@ class _OverBudget(Exception):
     """Raised by the step observer when a candidate runs past its allowance."""
 
 
-def run_candidate(before: nn.Module, split, cand: Candidate, allowance: float, *, seed: int, device: str) -> Tried:
+def run_candidate(before: nn.Module, split, cand: Candidate, allowance: float, *, seed: int, device: str,
+                  recipe: Recipe | None = None) -> Tried:
     """Run one candidate through ``unlearn``, stopped when it spends more than ``allowance`` CPU seconds
     (status ``stopped``); a method that refuses the model is ``failed``. Not yet rated."""
     start = time.process_time()
@@ -216,7 +217,7 @@ def run_candidate(before: nn.Module, split, cand: Candidate, allowance: float, *
     tried = Tried(cand, "rated", math.nan, allowance)
     try:
         with observe_steps(stop):
-            tried.result = unlearn(before, split, make_method(cand.method, dict(cand.params)), seed=seed,
+            tried.result = unlearn(before, split, make_method(cand.method, cand.params_for(recipe)), seed=seed,
                                    device=device)
     except _OverBudget:
         tried.status, tried.reason = "stopped", f"ran past its {allowance:.2f} CPU s and was stopped"
@@ -285,7 +286,7 @@ def select_method(before: nn.Module, split, *, shape: str, recipe: Recipe, recip
                                f"predicted {predicted:.2f} CPU s, {max(left, 0.0):.2f} left"))
             continue
         allowance = min(left, max(OVERRUN * predicted, MIN_ALLOWANCE * cost.cpu_s, MIN_BUDGET_CPU_S / 4))
-        one = run_candidate(before, split, cand, allowance, seed=seed, device=device)
+        one = run_candidate(before, split, cand, allowance, seed=seed, device=device, recipe=recipe)
         one.predicted_cpu_s = predicted
         if one.status == "rated":
             rate_candidate(one, rsplit, parts, before_scores, margins=margins, seed=seed, device=device)
@@ -318,7 +319,7 @@ def _choice(best: Tried, tried: list[Tried], mem: Memorisation, the_cell: Cell, 
            f"({limit:.1f} CPU s; the retrain: {cost.cpu_s:.1f}): {runs}; picked {best.candidate.label()} "
            f"({best.verdict.verdict}, distance {best.distance:.2f})" + (f". {retrain_note}" if retrain_note else ""))
     return {"why": why, "source": f"docs/results/auto.md; rule {the_cell.source}",
-            "method": best.candidate.method, "params": dict(best.candidate.params), "label": best.candidate.label(),
+            "method": best.candidate.method, "params": best.result.params, "label": best.candidate.label(),
             "verdict": best.verdict.verdict, "shape": shape, "n_forget": n_forget, "memorisation": mem.to_dict(),
             "rule": the_cell.to_dict(), "retrain_estimate": cost.to_dict(),
             "budget": {"fraction": budget, "cpu_s": limit, "candidates_cpu_s": sum(t.cpu_s for t in tried),
