@@ -109,7 +109,7 @@ BAD_INPUTS = {
     "bad device": (["train", "--device", "tpu"], "Unknown device 'tpu'"),
     "unknown run": (["eval", "--run", "doesnotexist"], "No run 'doesnotexist'"),
     "k beyond the model": (["unlearn", "--method", "eu_k", "k=9"],
-                           "The 'k' parameter of EUk must be at most the model's 3 layers with parameters. Got 9"),
+                           "The 'k' parameter of EUk must be at most the model's 3 weight layers (convolutions and linear layers). Got 9"),
 }
 
 
