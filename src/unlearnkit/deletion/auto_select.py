@@ -56,7 +56,7 @@ from unlearnkit.training.recipe import Recipe, default_recipe_name, get_recipe
 RANK = {"forgotten": 0, "inconclusive": 1}
 #: A candidate may run for this many times its predicted CPU (at least ``MIN_ALLOWANCE`` of the
 #: retrain's and a quarter of ``MIN_BUDGET_CPU_S``, at most what is left) before it is stopped, so
-#: that one mispredicted candidate does not eat the budget of the others.
+#: that one mispredicted candidate does not eat the budget of the others (the last may use all of it).
 OVERRUN = 2.0
 MIN_ALLOWANCE = 0.02
 #: The smallest budget in CPU seconds, whatever the share: below it the fixed costs of any method
@@ -278,14 +278,16 @@ def select_method(before: nn.Module, split, *, shape: str, recipe: Recipe, recip
     limit = max(budget * cost.cpu_s, MIN_BUDGET_CPU_S)
     order = sorted(the_cell.candidates, key=lambda c: c.predicted_fraction(cost.epochs))
     tried: list[Tried] = []
-    for cand in order:
+    for i, cand in enumerate(order):
         predicted = cand.predicted_fraction(cost.epochs) * cost.cpu_s
         left = limit - sum(t.cpu_s for t in tried)
         if predicted > left:
             tried.append(Tried(cand, "skipped", predicted, max(left, 0.0),
                                f"predicted {predicted:.2f} CPU s, {max(left, 0.0):.2f} left"))
             continue
-        allowance = min(left, max(OVERRUN * predicted, MIN_ALLOWANCE * cost.cpu_s, MIN_BUDGET_CPU_S / 4))
+        last = i == len(order) - 1  # the last may use all that is left: no other candidate needs it
+        allowance = left if last else min(left, max(OVERRUN * predicted, MIN_ALLOWANCE * cost.cpu_s,
+                                                     MIN_BUDGET_CPU_S / 4))
         one = run_candidate(before, split, cand, allowance, seed=seed, device=device, recipe=recipe)
         one.predicted_cpu_s = predicted
         if one.status == "rated":
