@@ -118,8 +118,8 @@ def forget(model: nn.Module | None, data: Dataset, delete_ids: Iterable[Any], *,
         >>> import numpy as np, torch
         >>> from unlearnkit import Dataset
         >>> rng = np.random.default_rng(0)
-        >>> x, y = rng.normal(size=(300, 8)).astype("float32"), rng.integers(0, 3, 300)
-        >>> data = Dataset.from_arrays(x[:200], y[:200], ids=[f"r{i}" for i in range(200)], test=(x[200:], y[200:]))
+        >>> x, y = rng.normal(size=(700, 8)).astype("float32"), rng.integers(0, 3, 700)
+        >>> data = Dataset.from_arrays(x[:300], y[:300], ids=[f"r{i}" for i in range(300)], test=(x[300:], y[300:]))
         >>> model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 3))
         >>> result = forget(model, data, [f"r{i}" for i in range(40)], method="finetune", params={"epochs": 1})
         >>> result.evidence.verdict in ("forgotten", "not_forgotten", "over_forgotten", "damaged", "inconclusive")
