@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from tests.integration.test_forget import ARCH, build_user_net, run_cli
+from tests.pause_kill import kill_at_pause
 from unlearnkit.deletion import Ledger, read_state_dict, weights_sha256
 from unlearnkit.deletion.recovery import PAUSE_ENV, PENDING_DIR
 
@@ -81,18 +81,7 @@ def _kill_at(step: str, cmd: list[str], reached) -> None:
     """Run ``cmd`` paused at ``step``; once ``reached()`` holds, kill -9 it (and its group)."""
     proc = subprocess.Popen(cmd, cwd=REPO, env=_env(step), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
-    deadline = time.time() + 120
-    try:
-        while not reached():
-            if proc.poll() is not None:
-                pytest.fail(f"forget ended before the pause at {step!r}: {proc.stderr.read().decode()}")
-            if time.time() > deadline:
-                pytest.fail(f"forget never reached the pause at {step!r}")
-            time.sleep(0.05)
-        time.sleep(0.3)  # asleep at the pause now
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    kill_at_pause(proc, reached, step)
 
 
 def _stages(parent: Path, name: str) -> list[Path]:

@@ -12,10 +12,8 @@ import hashlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +22,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from tests.pause_kill import kill_at_pause
 from unlearnkit.cli import main
 from unlearnkit.deletion import Ledger, load_run_model, read_state_dict, weights_sha256
 from unlearnkit.deletion.forget import OUTPUT_FILES
@@ -308,18 +307,7 @@ def _pause_run(files: Path, request: str, out: Path, ledger: Path, step: str | N
     if step is None:
         assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()
         return
-    deadline = time.time() + 120
-    try:
-        while not wait_for():
-            if proc.poll() is not None:
-                pytest.fail(f"forget ended before the pause at {step!r}: {proc.stderr.read().decode()}")
-            if time.time() > deadline:
-                pytest.fail(f"forget never reached the pause at {step!r}")
-            time.sleep(0.02)
-        time.sleep(0.3)  # now asleep at the pause
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+    kill_at_pause(proc, wait_for, step, poll_s=0.02)
 
 
 def _check_state(ledger: Path, out: Path, expected: tuple[int, ...]) -> int:
