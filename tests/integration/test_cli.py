@@ -108,6 +108,12 @@ BAD_INPUTS = {
     "unknown recipe": (["train", "--recipe", "nope"], "Unknown recipe 'nope'"),
     "bad device": (["train", "--device", "tpu"], "Unknown device 'tpu'"),
     "unknown run": (["eval", "--run", "doesnotexist"], "No run 'doesnotexist'"),
+    "auto bad budget": (["unlearn", "--method", "auto", "--budget", "2", "--data-option", "val_size=300"],
+                        "budget must be in (0, 1]"),
+    "auto with parameters": (["unlearn", "--method", "auto", "epochs=2"], "--method auto takes no KEY=VALUE parameters"),
+    "auto without V": (["unlearn", "--method", "auto"], "held-out slice V"),
+    "budget without auto": (["unlearn", "--method", "finetune", "--budget", "0.2"],
+                            "--budget only applies with --method auto"),
     "k beyond the model": (["unlearn", "--method", "eu_k", "k=9"],
                            "The 'k' parameter of EUk must be at most the model's 3 weight layers (convolutions and linear layers). Got 9"),
 }

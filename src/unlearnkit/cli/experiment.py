@@ -29,7 +29,11 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("unlearn", help="run one method, evaluate it against the golden model and record the run")
     add_common(p)
     p.add_argument("--forget", default="random:0.1", help="forget spec: random:0.1, class:3, subclass:Shirt, indices:FILE")
-    p.add_argument("--method", required=True, help="method name (unlearnkit list methods)")
+    p.add_argument("--method", required=True, help="method name (unlearnkit list methods), or auto: measure the "
+                   "model, try the candidates of its rule within --budget and keep the one the golden-free verdict "
+                   "rates best; the golden model only judges it (docs/results/auto.md)")
+    p.add_argument("--budget", metavar="SHARE", help="--method auto: the share (0, 1] of an estimated retrain's CPU "
+                   "its candidates may spend (default 0.1)")
     p.add_argument("params", nargs="*", metavar="KEY=VALUE", help="method parameters, e.g. lr=0.01 epochs=3")
     p.add_argument("--metrics", help="comma-separated metric names; default the headline metrics")
     p.add_argument("--retain-fraction", type=float, help="give the method only this fraction of D_r")
@@ -120,6 +124,11 @@ def _unlearn(args) -> int:
 
     if args.calibrate_every is not None and not args.calibrate:
         raise ConfigError("--calibrate-every only applies with --calibrate heldout.")
+    if args.method == "auto":
+        return _unlearn_auto(args)
+    if args.budget is not None:
+        raise ConfigError("--budget only applies with --method auto (the share of a retrain's CPU its candidates "
+                          "may spend).")
     params = parse_overrides(args.params, METHODS.get(args.method), owner=f"method {args.method!r}")
     if args.preset:
         from unlearnkit.bench.presets import read_preset
@@ -135,6 +144,35 @@ def _unlearn(args) -> int:
         return 0
     print_reports([(o.result.method, o.report)], f"{cfg.dataset} / {cfg.model} / forget {cfg.forget} / seed {cfg.seed}",
                   wide=args.wide)
+    print(f"run {o.run_id} recorded in {ws.runs.path}")
+    return 0
+
+
+def _unlearn_auto(args) -> int:
+    from unlearnkit.deletion.auto_rule import DEFAULT_BUDGET
+    from unlearnkit.deletion.auto_run import run_auto
+    from unlearnkit.deletion.auto_select import check_budget
+    from unlearnkit.tables import print_reports
+
+    given = [flag for flag, value in (("KEY=VALUE parameters", args.params), ("--preset", args.preset),
+                                      ("--calibrate", args.calibrate),
+                                      ("--retain-fraction", args.retain_fraction is not None)) if value]
+    if given:
+        raise ConfigError(f"--method auto takes no {', '.join(given)}: they depend on the method it picks; name a "
+                          "method (unlearnkit list methods) to set them.")
+    budget = check_budget(DEFAULT_BUDGET if args.budget is None else args.budget)
+    cfg = experiment_config(args, args.forget)
+    ws = workspace(args)
+    o = run_auto(ws, cfg, budget=budget, metrics=metric_names(args.metrics))
+    choice = o.result.log["choice"]
+    if args.json:
+        emit_json({"run_id": o.run_id, "config": o.config, "report": o.report.to_dict(), "choice": choice})
+        return 0
+    print_reports([(f"auto -> {choice['label']}", o.report)],
+                  f"{cfg.dataset} / {cfg.model} / forget {cfg.forget} / seed {cfg.seed}", wide=args.wide)
+    print(f"auto: {choice['why']}")
+    print(f"auto's CPU: {o.result.cpu_s:.1f} s in all, {choice['budget']['candidates_cpu_s']:.1f} s of it its "
+          f"candidates (budget {choice['budget']['cpu_s']:.1f} s)")
     print(f"run {o.run_id} recorded in {ws.runs.path}")
     return 0
 

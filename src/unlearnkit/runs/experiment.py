@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from unlearnkit.config import Interval
 from unlearnkit.errors import ConfigError, StoreError
@@ -34,7 +34,7 @@ __all__ = [
     "COMPANIONS", "MODELS_DIR", "RUNS_FILE", "Context", "ExperimentConfig", "RunOutcome", "RunPlan", "TrainedModel",
     "Workspace", "build", "check_home", "check_metrics", "check_retain_fraction", "config_from_run", "evaluate_original",
     "evaluate_run", "execute_plan", "golden_model", "load_context", "model_spec", "original_model", "plan_run",
-    "reference_keys", "reference_scores", "report_for", "run_unlearning", "trained_model", "unlearned_spec",
+    "record_run", "reference_keys", "reference_scores", "report_for", "run_unlearning", "trained_model", "unlearned_spec",
     "verify_reference_models", "with_companions",
 ]
 
@@ -111,13 +111,30 @@ def execute_plan(ws: Workspace, plan: RunPlan, *, exclusive: bool = False) -> Ru
             same config is done, or held by a live process, nothing is done and ``None`` is returned.
     """
     ctx, cfg, est = plan.context, plan.context.config, plan.estimator
-    verify_reference_models(ws, ctx)
-    runs = ws.runs
-    ws.tidy()
     row = dict(dataset=cfg.dataset, model=cfg.model, forget=str(ctx.split.spec),
                split_fingerprint=ctx.split.fingerprint, seed=cfg.seed, method=method_name(est),
                params=est.get_params(), config=plan.config, config_hash=plan.config_hash,
                version=__version__)
+
+    def produce(original: TrainedModel) -> UnlearnResult:
+        return unlearn(original.model, ctx.split, est, seed=cfg.seed, device=cfg.device,
+                       retain_fraction=plan.retain_fraction, **(plan.calibration or {}))
+
+    return record_run(ws, ctx, row, plan.metrics, produce, config=plan.config, exclusive=exclusive)
+
+
+def record_run(ws: Workspace, ctx: Context, row: dict[str, Any], metrics: list[str],
+               produce: Callable[[TrainedModel], UnlearnResult], *, config: dict[str, Any],
+               exclusive: bool = False) -> RunOutcome | None:
+    """Start a run in the store, ``produce`` its unlearned model from the original, evaluate and record it.
+
+    ``execute_plan`` passes a registered method; ``deletion.auto_run`` passes ``--method auto``. The
+    original and golden models are trained (or fetched) before ``produce`` sees the original; the
+    golden model is only used to evaluate. A failure marks the run failed and drops its model.
+    """
+    verify_reference_models(ws, ctx)
+    runs = ws.runs
+    ws.tidy()
     original: TrainedModel | None = None
     if exclusive:
         claim = runs.claim_run(**row)
@@ -133,9 +150,8 @@ def execute_plan(ws: Workspace, plan: RunPlan, *, exclusive: bool = False) -> Ru
         if original is None:
             original = original_model(ws, ctx)
             golden_model(ws, ctx)
-        result = unlearn(original.model, ctx.split, est, seed=cfg.seed, device=cfg.device,
-                         retain_fraction=plan.retain_fraction, **(plan.calibration or {}))
-        report = report_for(ws, ctx, result.model, result.runtime_s, plan.metrics, cpu_s=result.cpu_s)
+        result = produce(original)
+        report = report_for(ws, ctx, result.model, result.runtime_s, metrics, cpu_s=result.cpu_s)
         key = ws.models.put(unlearned_spec(run_id), result.model,
                             {"method": result.method, "params": result.params, "log": result.log})
         runs.finish(run_id, metrics=report.to_dict(), runtime_s=result.runtime_s, unlearned_key=key)
@@ -146,7 +162,7 @@ def execute_plan(ws: Workspace, plan: RunPlan, *, exclusive: bool = False) -> Ru
             pass
         ws.drop_unlearned([run_id])
         raise
-    return RunOutcome(run_id, report, result, plan.config)
+    return RunOutcome(run_id, report, result, config)
 
 
 def run_unlearning(ws: Workspace, cfg: ExperimentConfig, method: str, params: dict[str, Any] | None = None, *,
