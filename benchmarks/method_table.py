@@ -10,7 +10,11 @@ measured in another process, another day). When the runs recorded process CPU se
 (``cpu_s``), the table also shows them and the CPU-time speed-up against the golden model's
 training CPU seconds: two jobs sharing the cores change CPU time far less than wall time.
 
+``--with-auto`` adds the ``unlearnkit unlearn --method auto`` runs of the grid's scenarios and seeds
+(they are not grid runs: ``auto`` lives above the benchmark runner), one row per budget.
+
 Usage:  python benchmarks/method_table.py benchmarks/grids/baselines.toml [--home DIR] [--metrics ua,ra,ta]
+                                          [--with-auto]
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 from pathlib import Path
 
 from unlearnkit.report.aggregate import Stat, aggregate_runs
+from unlearnkit.report.labels import scenario_key
 from unlearnkit.bench.grid import grids_config_hashes
 from unlearnkit.runs.experiment import Workspace
 
@@ -39,11 +44,16 @@ def main() -> None:
     parser.add_argument("grids", nargs="+", type=Path)
     parser.add_argument("--home", help="the store's home (default: $UNLEARNKIT_HOME or ~/.cache/unlearnkit)")
     parser.add_argument("--metrics", default=DEFAULT_METRICS)
+    parser.add_argument("--with-auto", action="store_true", help="add the grid scenarios' `unlearn --method auto` runs")
     args = parser.parse_args()
 
     hashes = grids_config_hashes(args.grids)
     store = Workspace(args.home).existing_runs()  # reads only: the store is not written
-    rows = [r for r in (store.list(status="done") if store else []) if r["config_hash"] in hashes]
+    done = store.list(status="done") if store else []
+    rows = [r for r in done if r["config_hash"] in hashes]
+    if args.with_auto:
+        scenarios = {(scenario_key(r), r["seed"]) for r in rows}
+        rows += [r for r in done if r["method"] == "auto" and (scenario_key(r), r["seed"]) in scenarios]
     metrics = args.metrics.split(",")
     for sc in aggregate_runs(rows):
         retrain = [v for v in sc.variants if v.method == "retrain"]
