@@ -296,15 +296,21 @@ def select_method(before: nn.Module, split, *, shape: str, recipe: Recipe, recip
     spent = time.process_time() - t0
     rated = [t for t in tried if t.status == "rated"]
     if not rated:
-        cheapest = min((t.predicted_cpu_s for t in tried), default=math.nan)
-        raise ConfigError(
-            f"--method auto: no candidate ran within --budget {budget:g} ({limit:.1f} CPU s; an estimated retrain: "
-            f"{cost.cpu_s:.1f} CPU s): " + "; ".join(f"{t.candidate.label()} {t.status} ({t.reason})" for t in tried)
-            + f". The cheapest needs about --budget {min(1.0, 1.5 * cheapest / cost.cpu_s):.2f}; "
-            "or name a method (--method), or retrain.")
+        raise ConfigError(_none_ran(tried, budget, limit, cost))
     best = best_of(rated)
     choice = _choice(best, tried, mem, the_cell, cost, budget, limit, spent, shape, len(split.forget))
     return Selection(best.result, best, tried, choice)
+
+
+def _none_ran(tried: list[Tried], budget: float, limit: float, cost: RetrainCost) -> str:
+    """The one-line refusal when no candidate finished within the budget: retrain, or the budget the cheapest
+    candidate needs at least (its prediction, or the CPU it had spent when it was stopped)."""
+    need = min((max(t.predicted_cpu_s, t.cpu_s) for t in tried), default=math.nan) / cost.cpu_s
+    return (f"--method auto: no candidate ran within --budget {budget:g} ({limit:.1f} CPU s; an estimated retrain: "
+            f"{cost.cpu_s:.1f} CPU s): " + "; ".join(f"{t.candidate.label()} {t.status} ({t.reason})" for t in tried)
+            + f". Retrain the model on the kept records (about {cost.cpu_s:.0f} CPU s), or give --budget more than "
+            f"{min(1.0, math.floor(100 * need) / 100):.2f} (what the cheapest candidate needs at least), or name a "
+            "method (--method).")
 
 
 def _choice(best: Tried, tried: list[Tried], mem: Memorisation, the_cell: Cell, cost: RetrainCost, budget: float,
