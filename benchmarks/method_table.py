@@ -39,6 +39,19 @@ def fmt(stat: Stat | None, n_row: int, digits: int = 2) -> str:
     return text + (f" (n={stat.n})" if stat.n < n_row else "")
 
 
+def load_rows(grids: list[Path], home: str | None, *, with_auto: bool = False) -> list[dict]:
+    """The finished runs of ``grids`` in the store of ``home`` (read only), with ``with_auto`` also the
+    ``unlearn --method auto`` runs of the same scenarios and seeds."""
+    hashes = grids_config_hashes(grids)
+    store = Workspace(home).existing_runs()  # reads only: the store is not written
+    done = store.list(status="done") if store else []
+    rows = [r for r in done if r["config_hash"] in hashes]
+    if with_auto:
+        scenarios = {(scenario_key(r), r["seed"]) for r in rows}
+        rows += [r for r in done if r["method"] == "auto" and (scenario_key(r), r["seed"]) in scenarios]
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("grids", nargs="+", type=Path)
@@ -47,13 +60,7 @@ def main() -> None:
     parser.add_argument("--with-auto", action="store_true", help="add the grid scenarios' `unlearn --method auto` runs")
     args = parser.parse_args()
 
-    hashes = grids_config_hashes(args.grids)
-    store = Workspace(args.home).existing_runs()  # reads only: the store is not written
-    done = store.list(status="done") if store else []
-    rows = [r for r in done if r["config_hash"] in hashes]
-    if args.with_auto:
-        scenarios = {(scenario_key(r), r["seed"]) for r in rows}
-        rows += [r for r in done if r["method"] == "auto" and (scenario_key(r), r["seed"]) in scenarios]
+    rows = load_rows(args.grids, args.home, with_auto=args.with_auto)
     metrics = args.metrics.split(",")
     for sc in aggregate_runs(rows):
         retrain = [v for v in sc.variants if v.method == "retrain"]
