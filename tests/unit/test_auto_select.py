@@ -171,3 +171,14 @@ def test_the_rule_covers_every_cell_with_valid_candidates():
                 make_method(cand.method, dict(cand.params))
                 assert cand.predicted_fraction(30) > 0
     assert len(RULE) == 4
+
+
+def test_a_stopped_candidate_says_what_it_would_need_and_the_refusal_uses_it(memorised):
+    model, split = memorised
+    slow = Candidate("finetune", {"epochs": 4000}, cost=0.001)  # predicted cheap; costs tens of retrains
+    with pytest.raises(ConfigError) as info:
+        select_method(model, split, shape="scattered", recipe=RECIPE, budget=0.2, rule=rule_of(slow))
+    msg = str(info.value)
+    assert "stopped" in msg and "% of its steps (it would need about" in msg
+    need = float(msg.split("--budget more than ")[1].split(" ")[0])
+    assert need >= 1.0, "4000 epochs over D_r cost more than the 100-epoch retrain (capped at 1)"

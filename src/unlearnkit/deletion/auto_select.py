@@ -133,6 +133,8 @@ class Tried:
     rate_cpu_s: float = 0.0
     verdict: Verdict | None = None
     result: UnlearnResult | None = None
+    #: for a stopped candidate with a known number of epochs: its CPU extrapolated to the end of its loop
+    needed_cpu_s: float | None = None
 
     @property
     def distance(self) -> float:
@@ -144,7 +146,7 @@ class Tried:
                           "position": s.position()} for q in (v.forget, v.kept) for s in q.stats} if v else {}
         return {**self.candidate.to_dict(), "status": self.status, "reason": self.reason,
                 "predicted_cpu_s": self.predicted_cpu_s, "allowance_cpu_s": self.allowance_cpu_s, "cpu_s": self.cpu_s,
-                "rate_cpu_s": self.rate_cpu_s, "verdict": v.verdict if v else None,
+                "rate_cpu_s": self.rate_cpu_s, "needed_cpu_s": self.needed_cpu_s, "verdict": v.verdict if v else None,
                 "distance": None if v is None else self.distance, "stats": stats}
 
 
@@ -200,6 +202,14 @@ def measure_memorisation(before_scores: dict[str, dict]) -> Memorisation:
     return Memorisation(t, h, gap, memorisation_level(gap) if math.isfinite(gap) else "high", len(train), len(held))
 
 
+def _share_done(step: Step, epochs: Any) -> float | None:
+    """The share of a single training loop of ``epochs`` epochs done at ``step`` (``None`` if unknown;
+    ``Step.epoch`` counts from 0, ``Step.step`` from 1)."""
+    if not isinstance(epochs, int) or epochs < 1 or step.steps_per_epoch < 1:
+        return None
+    return min(1.0, (step.epoch * step.steps_per_epoch + step.step) / (epochs * step.steps_per_epoch))
+
+
 class _OverBudget(Exception):
     """Raised by the step observer when a candidate runs past its allowance."""
 
@@ -209,18 +219,26 @@ def run_candidate(before: nn.Module, split, cand: Candidate, allowance: float, *
     """Run one candidate through ``unlearn``, stopped when it spends more than ``allowance`` CPU seconds
     (status ``stopped``); a method that refuses the model is ``failed``. Not yet rated."""
     start = time.process_time()
+    params = cand.params_for(recipe)
+    last: list[Step] = []
 
-    def stop(_m: nn.Module, _s: Step) -> None:
+    def stop(_m: nn.Module, s: Step) -> None:
+        last[:] = [s]
         if time.process_time() - start > allowance:
             raise _OverBudget
 
     tried = Tried(cand, "rated", math.nan, allowance)
     try:
+        est = make_method(cand.method, params)
         with observe_steps(stop):
-            tried.result = unlearn(before, split, make_method(cand.method, cand.params_for(recipe)), seed=seed,
-                                   device=device)
+            tried.result = unlearn(before, split, est, seed=seed, device=device)
     except _OverBudget:
         tried.status, tried.reason = "stopped", f"ran past its {allowance:.2f} CPU s and was stopped"
+        done = _share_done(last[0], getattr(est, "epochs", None)) if last else None
+        if done:
+            tried.needed_cpu_s = (time.process_time() - start) / done
+            tried.reason += (f" after {100 * done:.0f}% of its steps (it would need about {tried.needed_cpu_s:.1f} "
+                             "CPU s)")
     except ConfigError as exc:
         tried.status, tried.reason = "failed", str(exc)
     tried.cpu_s = time.process_time() - start
@@ -305,7 +323,7 @@ def select_method(before: nn.Module, split, *, shape: str, recipe: Recipe, recip
 def _none_ran(tried: list[Tried], budget: float, limit: float, cost: RetrainCost) -> str:
     """The one-line refusal when no candidate finished within the budget: retrain, or the budget the cheapest
     candidate needs at least (its prediction, or the CPU it had spent when it was stopped)."""
-    need = min((max(t.predicted_cpu_s, t.cpu_s) for t in tried), default=math.nan) / cost.cpu_s
+    need = min((max(t.predicted_cpu_s, t.cpu_s, t.needed_cpu_s or 0.0) for t in tried), default=math.nan) / cost.cpu_s
     return (f"--method auto: no candidate ran within --budget {budget:g} ({limit:.1f} CPU s; an estimated retrain: "
             f"{cost.cpu_s:.1f} CPU s): " + "; ".join(f"{t.candidate.label()} {t.status} ({t.reason})" for t in tried)
             + f". Retrain the model on the kept records (about {cost.cpu_s:.0f} CPU s), or give --budget more than "
