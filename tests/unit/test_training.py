@@ -429,3 +429,9 @@ def test_resolve_device_known():
     dev = torch.device("cpu")
     assert resolve_device(dev) is dev
     assert resolve_device("auto").type in ("cpu", "cuda")
+
+
+def test_memorise_adam_is_memorise_with_adam():
+    sgd, adam = get_recipe("memorise"), get_recipe("memorise-adam")
+    assert (adam.optimizer, adam.lr, adam.weight_decay) == ("adam", 0.001, 0.0)
+    assert (adam.epochs, adam.batch_size, adam.schedule) == (sgd.epochs, sgd.batch_size, sgd.schedule)
