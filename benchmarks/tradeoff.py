@@ -3,7 +3,8 @@
 Reads the run store only (as ``method_table.py``). Per scenario, every variant's mean avg_gap over
 seeds and its mean process CPU seconds as a share of the golden model's training CPU (mean over the
 same seeds); doing nothing (the original) sits at 0. A variant is on the **front** when it comes
-closer (by at least ``FRONT_STEP``) than every cheaper one. The issue-21 target, avg_gap <= 1.5 at <= 10% of the retrain's CPU, is marked.
+closer (by at least ``FRONT_STEP``) than every cheaper one. The issue-21 target, avg_gap <= 1.5 at
+<= 10% of the retrain's CPU, is marked.
 ``--svg`` also draws the scenario as a self-contained SVG (log CPU axis), for the docs.
 
 Usage:  python benchmarks/tradeoff.py benchmarks/grids/memorising_mlp.toml --home benchmarks/results/memorising-mlp
