@@ -34,8 +34,8 @@ __all__ = [
     "COMPANIONS", "MODELS_DIR", "RUNS_FILE", "Context", "ExperimentConfig", "RunOutcome", "RunPlan", "TrainedModel",
     "Workspace", "build", "check_home", "check_metrics", "check_retain_fraction", "config_from_run", "evaluate_original",
     "evaluate_run", "execute_plan", "golden_model", "load_context", "model_spec", "original_model", "plan_run",
-    "record_run", "reference_keys", "reference_scores", "report_for", "run_unlearning", "trained_model", "unlearned_spec",
-    "verify_reference_models", "with_companions",
+    "record_run", "reference_keys", "reference_scores", "report_for", "run_unlearning", "trained_model",
+    "unlearned_spec", "verify_reference_models", "with_companions",
 ]
 
 
