@@ -3,35 +3,24 @@ choice goes into the evidence; a bad budget is one line, exit 2, nothing written
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-import torch
-from torch import nn
 
-from unlearnkit import Dataset, forget
+from unlearnkit import forget
 from unlearnkit.cli import main
 from unlearnkit.errors import ConfigError
-from unlearnkit.training import Recipe, train
+
+from tests.memorised import RECIPE, memorised_mlp
 
 
 @pytest.fixture(scope="module")
 def memorised():
     """A 2-layer MLP that memorised random labels: 300 records with IDs, 400 held out."""
-    torch.set_num_threads(1)
-    rng = np.random.default_rng(1)
-    x, y = rng.normal(size=(700, 8)).astype(np.float32), rng.integers(0, 3, 700)
-    ds = Dataset.from_arrays(x[:300], y[:300], [f"r{i}" for i in range(300)], heldout=(x[300:], y[300:]))
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(8, 256), nn.ReLU(), nn.Linear(256, 3))
-    from unlearnkit.data.dataset import Subset
-
-    train(model, Subset(ds, "train", torch.arange(300)), Recipe(epochs=100, lr=0.05, batch_size=32), seed=0)
-    return model, ds
+    return memorised_mlp(1)
 
 
 def test_auto_puts_the_choice_and_every_candidate_into_the_evidence(memorised, tmp_path):
     model, ds = memorised
-    recipe = Recipe(epochs=100, lr=0.05, batch_size=32)
+    recipe = RECIPE
     result = forget(model, ds, [f"r{i}" for i in range(0, 300, 5)], method="auto", budget=1.0, recipe=recipe,
                     out=tmp_path / "out")
     choice = result.record["method"]["choice"]

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from unlearnkit import Dataset, make_split
+from unlearnkit import make_split
 from unlearnkit.deletion.auto_rule import RULE, Candidate, Cell, cell, memorisation_level
 from unlearnkit.deletion.auto_select import Tried, best_of, check_budget, distance, select_method
 from unlearnkit.deletion.margins import Margins
@@ -19,9 +18,9 @@ from unlearnkit.deletion.verdict import Question, Stat, Verdict
 from unlearnkit.errors import ConfigError
 from unlearnkit.methods import make_method
 from unlearnkit.metrics.heldout import Estimate
-from unlearnkit.training import Recipe, train
 
-RECIPE = Recipe(epochs=100, lr=0.05, batch_size=32)
+from tests.memorised import RECIPE, memorised_mlp
+
 KEEP = Candidate("finetune", {"lr": 1e-6, "epochs": 1}, passes=1.0)  # leaves the model as it was: not forgotten
 # k=2 of 2 layers: a retrain of 30 epochs (about 0.3 of the recipe's 100), predicted generously
 RETRAIN_ALL = Candidate("eu_k", {"k": 2, "schedule": "short", "epochs": 30}, cost=0.4)
@@ -29,15 +28,8 @@ RETRAIN_ALL = Candidate("eu_k", {"k": 2, "schedule": "short", "epochs": 30}, cos
 
 @pytest.fixture(scope="module")
 def memorised():
-    torch.set_num_threads(1)
-    rng = np.random.default_rng(0)
-    x, y = rng.normal(size=(700, 8)).astype(np.float32), rng.integers(0, 3, 700)
-    ds = Dataset.from_arrays(x[:300], y[:300], [f"r{i}" for i in range(300)], heldout=(x[300:], y[300:]))
-    split = make_split(ds, "random:0.2", seed=0)
-    torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(8, 256), nn.ReLU(), nn.Linear(256, 3))
-    train(model, split.subset("train"), RECIPE, seed=0)
-    return model, split
+    model, ds = memorised_mlp(0)
+    return model, make_split(ds, "random:0.2", seed=0)
 
 
 def rule_of(*cands: Candidate) -> dict:
