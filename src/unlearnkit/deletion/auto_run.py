@@ -68,11 +68,9 @@ def run_auto(ws: Workspace, cfg: ExperimentConfig, *, budget: Any = DEFAULT_BUDG
         wall = time.perf_counter()
         sel = select_method(original.model, ctx.split, shape=shape, recipe=ctx.recipe,
                             recipe_source="the experiment's recipe", budget=budget, seed=cfg.seed, device=cfg.device)
-        spent = sel.choice["budget"]
-        log = {"choice": sel.choice, "picked": sel.choice["label"], "candidates_cpu_s": spent["candidates_cpu_s"],
-               "picked_cpu_s": sel.result.cpu_s, "picked_log": sel.result.log}
+        log = {"choice": sel.choice, "picked_cpu_s": sel.result.cpu_s, "picked_log": sel.result.log}
         return UnlearnResult(model=sel.result.model, runtime_s=time.perf_counter() - wall, method=AUTO, params=params,
-                             log=log, estimator=sel.result.estimator, cpu_s=spent["total_cpu_s"])
+                             log=log, estimator=sel.result.estimator, cpu_s=sel.choice["budget"]["total_cpu_s"])
 
     outcome = record_run(ws, ctx, row, names, produce, config=config)
     assert outcome is not None  # not exclusive: a run is always recorded
