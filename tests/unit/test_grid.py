@@ -55,6 +55,27 @@ def test_default_grid_covers_every_method_and_scenario():
     assert kinds == {"class", "subclass", "random"}
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "benchmarks" / "grids").glob("*.toml")), ids=lambda p: p.name)
+def test_every_benchmark_grid_loads(path):
+    assert load_grid(path).size() > 0
+
+
+def _variants(grid, forget):
+    return {(r.method, repr(sorted(r.params.items()))) for r in grid.runs() if r.config.forget == forget}
+
+
+@pytest.mark.parametrize("forget, regrid", [("random:0.1", "memorising_equal_attack.toml"),
+                                            ("class:3", "memorising_equal_attack_class.toml")])
+def test_the_equal_attack_grids_re_run_every_method_of_the_memorising_benchmark(forget, regrid):
+    """Issue 20: every stored run of memorising.toml is re-made under the equal-class attack (retrain
+    aside: every run's golden row is that model)."""
+    grids = ROOT / "benchmarks" / "grids"
+    before, after = load_grid(grids / "memorising.toml"), load_grid(grids / regrid)
+    missing = {v for v in _variants(before, forget) if v[0] != "retrain"} - _variants(after, forget)
+    assert not missing, f"{regrid} lacks {sorted(missing)}"
+    assert "mia_member_recall" in after.metrics and after.seeds == before.seeds
+
+
 # ======================================================================= retain fractions
 BASE = {"datasets": ["digits"], "models": ["mlp"], "forget": ["class:1"], "seeds": [0, 1],
         "methods": {"finetune": {}, "neggrad_plus": {"beta": [0.1, 0.2]}}}
