@@ -13,13 +13,18 @@ the attack and prints ``mia_member_recall`` (the percent of the attack's own mem
 member; below 50 = collapsed) beside the stored metrics. The recomputed ``mia_efficacy`` equals the
 stored one for runs recorded under the current definition.
 
+``--max-recall R`` checks the runs whose stored ``mia_member_recall`` is below R instead (the
+equal-class attack's low-recall runs). Every checked model also gets the AUC of p_y separating the
+attack's members from its non-members (0.5: the attack has nothing to find; below 0.5: D_r is less
+confident than D_t*, a genuine inversion).
+
 ``--unequal`` also fits the pre-issue-20 attack (m members against all of D_t*) on the same model
 and prints its ``mia_efficacy`` and member recall: the collapse the equal classes remove.
 ``--balanced`` fits the unequal attack with ``class_weight="balanced"`` instead (each class weighted
 by the inverse of its size); neither is the attack METRICS.md defines.
 
 Usage:  python benchmarks/mia_collapse.py GRID.toml [GRID.toml ...] [--home DIR]
-            [--scenario random:0.1] [--min-mia 50] [--unequal] [--balanced]
+            [--scenario random:0.1] [--min-mia 50 | --max-recall 50] [--unequal] [--balanced]
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.metrics import roc_auc_score
 
 from unlearnkit.bench.grid import grids_config_hashes
 from unlearnkit.deletion.runs import load_run_model
@@ -48,6 +54,7 @@ def main() -> None:
     parser.add_argument("--home", help="the store's home (default: $UNLEARNKIT_HOME or ~/.cache/unlearnkit)")
     parser.add_argument("--scenario", default="random:0.1", help="forget spec of the runs to check")
     parser.add_argument("--min-mia", type=float, default=50.0, help="check runs with mia_efficacy at least this")
+    parser.add_argument("--max-recall", type=float, help="check runs whose stored member recall is below this instead")
     parser.add_argument("--unequal", action="store_true", help="also fit the pre-issue-20 attack (all of D_t*)")
     parser.add_argument("--balanced", action="store_true", help="also fit that attack with balanced class weights")
     args = parser.parse_args()
@@ -60,8 +67,9 @@ def main() -> None:
     other = args.unequal or args.balanced
     what = "balanced" if args.balanced else "unequal"
     extra = f" {what}: mia_efficacy | {what}: member recall |" if other else ""
-    print("| model | seed | ua | ra | mia_efficacy (stored) | mia_efficacy (again) | mia_member_recall | attack |" + extra)
-    print("|---|---:|---:|---:|---:|---:|---:|---|" + ("---:|---:|" if other else ""))
+    print("| model | seed | ua | ra | mia_efficacy (stored) | mia_efficacy (again) | mia_member_recall | members vs "
+          "non-members AUC | attack |" + extra)
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|" + ("---:|---:|" if other else ""))
     contexts: dict[int, object] = {}
     t0 = time.process_time()
     for r in sorted(rows, key=lambda r: (r["seed"], labels[variant_key(r)])):
@@ -70,15 +78,19 @@ def main() -> None:
             ctx = contexts[seed] = load_context(config_from_run(r))
             for name, trained in (("*golden*", golden_model(ws, ctx)), ("*original*", original_model(ws, ctx))):
                 rep = evaluate(trained.model, ctx.split, metrics=["ua", "ra", *METRICS], seed=seed)
-                _row(name, seed, rep.rows["unlearned"], None,
+                _row(name, seed, rep.rows["unlearned"], None, _separability(trained.model, ctx.split, seed),
                      _unequal(trained.model, ctx.split, seed, weight) if other else None)
         vals = (r.get("metrics") or {}).get("rows", {}).get("unlearned", {})
-        if vals.get("mia_efficacy", 0.0) < args.min_mia:
+        if args.max_recall is not None:
+            if vals.get("mia_member_recall", 100.0) >= args.max_recall:
+                continue
+        elif vals.get("mia_efficacy", 0.0) < args.min_mia:
             continue
         model = load_run_model(r["id"], home=ws.home)
-        rep = evaluate(model, contexts[seed].split, metrics=METRICS, seed=seed)
-        _row(f"`{labels[variant_key(r)]}`", seed, vals, rep.rows["unlearned"],
-             _unequal(model, contexts[seed].split, seed, weight) if other else None)
+        split = contexts[seed].split
+        rep = evaluate(model, split, metrics=METRICS, seed=seed)
+        _row(f"`{labels[variant_key(r)]}`", seed, vals, rep.rows["unlearned"], _separability(model, split, seed),
+             _unequal(model, split, seed, weight) if other else None)
     print(f"\n{time.process_time() - t0:.0f} CPU s")
 
 
@@ -95,14 +107,26 @@ def _unequal(model: torch.nn.Module, split, seed: int, class_weight: str | None)
             mia.svc_member_recall(members, test, clf=clf))
 
 
-def _row(name: str, seed: int, stored: dict, again: dict | None, balanced: tuple[float, float] | None) -> None:
+def _separability(model: torch.nn.Module, split, seed: int) -> float:
+    """AUC of p_y telling the equal-class attack's members (D_r) from its non-members (D_t*)."""
+    retain, test = _p_y(model, split.subset("retain")), _p_y(model, split.subset(split.test_star_name))
+    members = retain[mia.select_members(len(retain), len(test), seed=seed)]
+    nonmembers = test[mia.select_nonmembers(len(retain), len(test), seed=seed)]
+    return float(roc_auc_score(np.r_[np.ones(len(members)), np.zeros(len(nonmembers))], np.r_[members, nonmembers]))
+
+
+def _row(name: str, seed: int, stored: dict, again: dict | None, auc: float,
+         balanced: tuple[float, float] | None) -> None:
     now = again if again is not None else stored
     recall = now["mia_member_recall"]
-    verdict = "collapsed: calls its own members non-member" if recall < COLLAPSED_RECALL else "works"
+    verdict = "works"
+    if recall < COLLAPSED_RECALL:
+        verdict = ("inverted: D_r less confident than D_t*" if auc < 0.5 else
+                   "collapsed: calls its own members non-member")
     again_mia = f"{again['mia_efficacy']:.2f}" if again is not None else ""
     tail = f" {balanced[0]:.2f} | {balanced[1]:.2f} |" if balanced is not None else ""
     print(f"| {name} | {seed} | {stored['ua']:.2f} | {stored['ra']:.2f} | {stored['mia_efficacy']:.2f} | {again_mia} "
-          f"| {recall:.2f} | {verdict} |{tail}", flush=True)
+          f"| {recall:.2f} | {auc:.3f} | {verdict} |{tail}", flush=True)
 
 
 if __name__ == "__main__":
