@@ -18,6 +18,9 @@ distance to the retrained model, which the engineer does not have):
   accuracy lost or gained: the TA term). Random scenarios only (in class scenarios the retrained
   model's D_f accuracy is 0, not that of V_f); V_f there is all of V, so acc(θ, V_f) = acc(θ, D_f) −
   heldout_acc_gap. avg_gap's fourth term, the membership attack, has no golden-free stand-in here.
+- ``two-question+mia (golden)``: not golden-free, a diagnostic of what limits ``two-question``: the
+  same three terms plus avg_gap's own MIA term |mia_efficacy − mia_efficacy(golden)|, averaged over
+  four. Where it agrees with avg_gap and ``two-question`` does not, the missing term is the MIA one.
 
 Per scenario it prints Spearman's rank correlation of each with avg_gap, over all runs and over the
 variant means, and lists the runs where the two views disagree most: ``two-question`` (in class
@@ -39,20 +42,25 @@ from unlearnkit.bench.grid import grids_config_hashes
 from unlearnkit.report.aggregate import aggregate_runs, scenario_key, variant_labels
 from unlearnkit.runs.experiment import Workspace
 
-STATS = ("|acc_gap|", "|auc-0.5|", "distance", "distance+fit", "two-question")
+STATS = ("|acc_gap|", "|auc-0.5|", "distance", "distance+fit", "two-question", "two-question+mia (golden)")
 
 
-def golden_free(values: dict, original: dict, random_scenario: bool = True) -> dict[str, float]:
-    """The golden-free statistics of one run from its stored rows (``values``: the unlearned model's)."""
+def golden_free(values: dict, original: dict, random_scenario: bool = True, golden: dict | None = None) -> dict[str, float]:
+    """The golden-free statistics of one run from its stored rows (``values``: the unlearned model's),
+    and the ``two-question+mia (golden)`` diagnostic when ``golden`` holds the golden row's mia_efficacy."""
     gap, auc = values["heldout_acc_gap"], values["heldout_auc"]
     distance = abs(gap) / 100 + abs(auc - 0.5)
     ra_lost = max(0.0, original.get("ra", values["ra"]) - values["ra"])
     out = {"|acc_gap|": abs(gap), "|auc-0.5|": abs(auc - 0.5), "distance": distance,
-           "distance+fit": distance + ra_lost / 100, "two-question": float("nan")}
+           "distance+fit": distance + ra_lost / 100, "two-question": float("nan"),
+           "two-question+mia (golden)": float("nan")}
     if random_scenario and {"ua", "heldout_acc_gap"} <= set(original):
         acc_f = 100.0 - values["ua"]
         acc_v, acc_v_before = acc_f - gap, 100.0 - original["ua"] - original["heldout_acc_gap"]
         out["two-question"] = (abs(acc_f - acc_v_before) + ra_lost + abs(acc_v - acc_v_before)) / 3
+        if golden and "mia_efficacy" in golden and "mia_efficacy" in values:
+            mia_term = abs(values["mia_efficacy"] - golden["mia_efficacy"])
+            out["two-question+mia (golden)"] = (3 * out["two-question"] + mia_term) / 4
     return out
 
 
@@ -74,7 +82,8 @@ def main() -> None:
         vals = rows_of.get("unlearned") or {}
         if not {"heldout_acc_gap", "heldout_auc", "avg_gap", "ra"} <= set(vals):
             continue
-        free = golden_free(vals, rows_of.get("original") or {}, str(r["forget"]).startswith("random"))
+        free = golden_free(vals, rows_of.get("original") or {}, str(r["forget"]).startswith("random"),
+                           rows_of.get("golden"))
         by_scenario.setdefault(scenario_key(r), []).append((labels[variant_key(r)], r["seed"], {**vals, **free}))
     titles = {sc.key: f"{sc.dataset} / {sc.model} / {sc.forget} / recipe {sc.recipe}" for sc in aggregate_runs(rows)}
     for key, runs in sorted(by_scenario.items()):
