@@ -128,8 +128,8 @@ def report(matched: list[tuple[dict, dict | None]]) -> list[str]:
         out.append("|---|---:|---:|---:|---:|---:|")
         for label in sorted(stats, key=rank_a.get):
             s = stats[label]
-            before_gap = f"{s['gap_b']:.2f}" if s["n_b"] else "—"
-            out.append(f"| {label} | {s['seeds']} | {s['mia_b']:.1f} → {s['mia_a']:.1f} | {s['recall']:.1f} | "
+            before_gap, before_mia = (f"{s['gap_b']:.2f}", f"{s['mia_b']:.1f}") if s["n_b"] else ("—", "—")
+            out.append(f"| {label} | {s['seeds']} | {before_mia} → {s['mia_a']:.1f} | {s['recall']:.1f} | "
                        f"{before_gap} → {s['gap_a']:.2f} | {rank_b.get(label, '—')} → {rank_a[label]} |")
     return out
 
