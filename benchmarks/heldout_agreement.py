@@ -18,16 +18,22 @@ distance to the retrained model, which the engineer does not have):
   accuracy lost or gained: the TA term). Random scenarios only (in class scenarios the retrained
   model's D_f accuracy is 0, not that of V_f); V_f there is all of V, so acc(θ, V_f) = acc(θ, D_f) −
   heldout_acc_gap. avg_gap's fourth term, the membership attack, has no golden-free stand-in here.
+- ``three-question`` (with ``--mia-standin``; random scenarios): ``two-question`` plus a golden-free
+  stand-in for avg_gap's MIA term, averaged over four: |mia_efficacy(θ) − m_o|, where m_o is the
+  percent of V_f (weighted to D_f's classes) that the original model's own SVC attack calls
+  non-member: what the attack reads on records the model never saw, as the retrained model's attack
+  reads D_f. It loads each seed's original model from the model store (trained again, seeded, when
+  the store lacks it).
 - ``two-question+mia (golden)``: not golden-free, a diagnostic of what limits ``two-question``: the
   same three terms plus avg_gap's own MIA term |mia_efficacy − mia_efficacy(golden)|, averaged over
   four. Where it agrees with avg_gap and ``two-question`` does not, the missing term is the MIA one.
 
 Per scenario it prints Spearman's rank correlation of each with avg_gap, over all runs and over the
-variant means, and lists the runs where the two views disagree most: ``two-question`` (in class
-scenarios ``distance+fit``) ranks the run
-a third of the ranking or more away from where avg_gap ranks it.
+variant means, and lists the runs where the two views disagree most: ``three-question`` when
+computed, else ``two-question`` (in class scenarios ``distance+fit``) ranks the run a third of the
+ranking or more away from where avg_gap ranks it.
 
-Usage:  python benchmarks/heldout_agreement.py GRID.toml [GRID.toml ...] [--home DIR] [--top 8]
+Usage:  python benchmarks/heldout_agreement.py GRID.toml [GRID.toml ...] [--home DIR] [--top 8] [--mia-standin]
 """
 
 from __future__ import annotations
@@ -39,25 +45,45 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from unlearnkit.bench.grid import grids_config_hashes
+from unlearnkit.metrics import mia
+from unlearnkit.metrics.context import EvalContext
+from unlearnkit.metrics.heldout import heldout_weights
 from unlearnkit.report.aggregate import aggregate_runs, scenario_key, variant_labels
-from unlearnkit.runs.experiment import Workspace
+from unlearnkit.runs.experiment import Workspace, config_from_run, load_context, original_model
 
-STATS = ("|acc_gap|", "|auc-0.5|", "distance", "distance+fit", "two-question", "two-question+mia (golden)")
+STATS = ("|acc_gap|", "|auc-0.5|", "distance", "distance+fit", "two-question", "three-question",
+         "two-question+mia (golden)")
 
 
-def golden_free(values: dict, original: dict, random_scenario: bool = True, golden: dict | None = None) -> dict[str, float]:
-    """The golden-free statistics of one run from its stored rows (``values``: the unlearned model's),
-    and the ``two-question+mia (golden)`` diagnostic when ``golden`` holds the golden row's mia_efficacy."""
+def heldout_nonmember_rate(ws: Workspace, row: dict) -> float:
+    """m_o of ``three-question``: percent of V_f (weighted) that the original model's SVC attack calls non-member."""
+    ctx = load_context(config_from_run(row))
+    ectx = EvalContext(original_model(ws, ctx).model, ctx.split, seed=row["seed"])
+    members, nonmembers = (mia.attack_feature(*ectx.member_logits()), mia.attack_feature(*ectx.nonmember_logits()))
+    heldout = mia.attack_feature(ectx.logits("val_forget"), ectx.labels("val_forget"))
+    clf = mia.fit_svc_attack(members, nonmembers)
+    called_nonmember = clf.predict(heldout.reshape(-1, 1)) == 0
+    weights = heldout_weights(*ectx.heldout_classes())
+    return 100.0 * float(np.sum(weights * called_nonmember) / np.sum(weights))
+
+
+def golden_free(values: dict, original: dict, random_scenario: bool = True, golden: dict | None = None,
+                heldout_mia: float | None = None) -> dict[str, float]:
+    """The golden-free statistics of one run from its stored rows (``values``: the unlearned model's);
+    ``three-question`` when ``heldout_mia`` (m_o) is given, and the ``two-question+mia (golden)``
+    diagnostic when ``golden`` holds the golden row's mia_efficacy."""
     gap, auc = values["heldout_acc_gap"], values["heldout_auc"]
     distance = abs(gap) / 100 + abs(auc - 0.5)
     ra_lost = max(0.0, original.get("ra", values["ra"]) - values["ra"])
     out = {"|acc_gap|": abs(gap), "|auc-0.5|": abs(auc - 0.5), "distance": distance,
            "distance+fit": distance + ra_lost / 100, "two-question": float("nan"),
-           "two-question+mia (golden)": float("nan")}
+           "three-question": float("nan"), "two-question+mia (golden)": float("nan")}
     if random_scenario and {"ua", "heldout_acc_gap"} <= set(original):
         acc_f = 100.0 - values["ua"]
         acc_v, acc_v_before = acc_f - gap, 100.0 - original["ua"] - original["heldout_acc_gap"]
         out["two-question"] = (abs(acc_f - acc_v_before) + ra_lost + abs(acc_v - acc_v_before)) / 3
+        if heldout_mia is not None and "mia_efficacy" in values:
+            out["three-question"] = (3 * out["two-question"] + abs(values["mia_efficacy"] - heldout_mia)) / 4
         if golden and "mia_efficacy" in golden and "mia_efficacy" in values:
             mia_term = abs(values["mia_efficacy"] - golden["mia_efficacy"])
             out["two-question+mia (golden)"] = (3 * out["two-question"] + mia_term) / 4
@@ -69,10 +95,14 @@ def main() -> None:
     parser.add_argument("grids", nargs="+", type=Path)
     parser.add_argument("--home", help="the store's home (default: $UNLEARNKIT_HOME or ~/.cache/unlearnkit)")
     parser.add_argument("--top", type=int, default=8, help="disagreements listed per scenario")
+    parser.add_argument("--mia-standin", action="store_true",
+                        help="add three-question (loads the original models; random scenarios)")
     args = parser.parse_args()
 
+    ws = Workspace(args.home)
     hashes = grids_config_hashes(args.grids)
-    rows = [r for r in Workspace(args.home).runs.list(status="done") if r["config_hash"] in hashes]
+    rows = [r for r in ws.runs.list(status="done") if r["config_hash"] in hashes]
+    standin: dict[tuple, float] = {}
     labels = variant_labels(rows)
     from unlearnkit.report.aggregate import variant_key
 
@@ -82,8 +112,12 @@ def main() -> None:
         vals = rows_of.get("unlearned") or {}
         if not {"heldout_acc_gap", "heldout_auc", "avg_gap", "ra"} <= set(vals):
             continue
-        free = golden_free(vals, rows_of.get("original") or {}, str(r["forget"]).startswith("random"),
-                           rows_of.get("golden"))
+        random_scenario = str(r["forget"]).startswith("random")
+        if args.mia_standin and random_scenario and (scenario_key(r), r["seed"]) not in standin:
+            standin[(scenario_key(r), r["seed"])] = heldout_nonmember_rate(ws, r)
+            print(f"m_o, seed {r['seed']}: {standin[(scenario_key(r), r['seed'])]:.2f}", flush=True)
+        free = golden_free(vals, rows_of.get("original") or {}, random_scenario, rows_of.get("golden"),
+                           standin.get((scenario_key(r), r["seed"])))
         by_scenario.setdefault(scenario_key(r), []).append((labels[variant_key(r)], r["seed"], {**vals, **free}))
     titles = {sc.key: f"{sc.dataset} / {sc.model} / {sc.forget} / recipe {sc.recipe}" for sc in aggregate_runs(rows)}
     for key, runs in sorted(by_scenario.items()):
@@ -101,7 +135,7 @@ def main() -> None:
             means = np.array([np.mean([v[s] for lb, _, v in runs if lb == label]) for label in variants])
             rho_means = spearmanr(means, mean_avg).statistic if len(variants) > 2 else float("nan")
             print(f"| `{s}` | {rho_runs:.2f} | {rho_means:.2f} |")
-        best = "two-question" if not np.isnan(free["two-question"]).any() else "distance+fit"
+        best = next(s for s in ("three-question", "two-question", "distance+fit") if not np.isnan(free[s]).any())
         rank_free = np.argsort(np.argsort(free[best])) / max(len(runs) - 1, 1)
         rank_avg = np.argsort(np.argsort(avg)) / max(len(runs) - 1, 1)
         disagree = np.argsort(-np.abs(rank_free - rank_avg))
