@@ -11,9 +11,10 @@ is ignored in the match: it changes neither the training set nor the test set no
 
 * every run whose attack reads ``mia_member_recall`` < 50, with RA − TA (negative: D_r fitted worse
   than the test set, a genuine inversion rather than a collapse);
-* per method (mean over seeds): ``mia_efficacy`` and ``avg_gap`` before → after, and the rank by
-  ``avg_gap`` before and after, with the lowest member recall;
-* the golden model's ``mia_efficacy`` over seeds, before and after;
+* per variant: ``mia_efficacy`` and ``avg_gap`` before → after (means over the seeds that have both),
+  the rank by ``avg_gap`` before and after among the variants paired on every seed, and the lowest
+  member recall;
+* the golden model's ``mia_efficacy`` per seed, before → after;
 * how many runs reproduced UA, RA and TA to 1e-6 (the same models: training is seeded), and which
   did not (a method that takes V sees another V when ``val_size`` changed).
 
@@ -69,6 +70,7 @@ def pairs(grids: list[Path], before_grids: list[Path], home: str | None) -> list
 
 
 def mean(xs: list[float]) -> float:
+    xs = [x for x in xs if x == x]  # NaN left out
     return statistics.fmean(xs) if xs else float("nan")
 
 
@@ -78,62 +80,91 @@ def spread(xs: list[float]) -> str:
     return f"{mean(xs):.2f} ± {statistics.stdev(xs):.2f}" if len(xs) > 1 else f"{xs[0]:.2f}"
 
 
+def moved_by(after: dict, before: dict) -> float | None:
+    """The largest change of UA, RA and TA between two runs; None when one lacks a value."""
+    a, b = values(after, "unlearned"), values(before, "unlearned")
+    diffs = [abs(a[m] - b[m]) for m in SAME if m in a and m in b and a[m] == a[m] and b[m] == b[m]]
+    return max(diffs) if len(diffs) == len(SAME) else None
+
+
+def summary(matched: list[tuple[dict, dict | None]], labels: dict) -> list[str]:
+    """The low-recall runs and the runs whose UA, RA or TA moved."""
+    def name(r: dict) -> str:
+        return f"{r['forget']} seed {r['seed']} `{labels[variant_key(r)]}`"
+
+    low = [a for a, _ in matched if values(a, "unlearned").get(RECALL, 100.0) < 50]
+    out = [f"{len(matched)} re-evaluated runs, {sum(b is not None for _, b in matched)} with a stored run "
+           f"from before; mia_member_recall < 50 on {len(low)}."]
+    for a in low:
+        u = values(a, "unlearned")
+        out.append(f"- {name(a)}: recall {u[RECALL]:.1f}, mia_efficacy {u['mia_efficacy']:.1f}, "
+                   f"RA − TA {u['ra'] - u['ta']:+.2f}")
+    moved = [(a, moved_by(a, b)) for a, b in matched if b is not None]
+    same = sum(d is not None and d < 1e-6 for _, d in moved)
+    out.append(f"UA, RA and TA equal to the stored run's (1e-6) on {same} of {len(moved)} pairs; the others:")
+    out += [f"- {name(a)}: " + (f"moved by up to {d:.2f}" if d is not None else "a value is missing")
+            for a, d in moved if d is None or d >= 1e-6]
+    return out
+
+
+def variant_table(rows: list[tuple[dict, dict | None]], labels: dict) -> list[str]:
+    """Per variant: mia_efficacy and avg_gap before → after over the seeds that have both (the
+    ranks among the variants paired on every seed they ran), and the lowest member recall."""
+    per: dict[str, list] = defaultdict(list)
+    for a, b in rows:
+        per[f"`{labels[variant_key(a)]}`"].append((a, b, "unlearned"))
+    originals = {a["seed"]: (a, b) for a, b in sorted(rows, key=lambda ab: ab[1] is not None)}
+    # every run of a seed carries its original's row; one paired with a stored run is preferred
+    per["*original*"] = [(a, b, "original") for a, b in originals.values()]
+    stats = {}
+    for label, runs in per.items():
+        paired = [(values(a, w), values(b, w)) for a, b, w in runs if b is not None]
+        stats[label] = dict(
+            seeds=len(runs), paired=len(paired),
+            recall=min((values(a, w).get(RECALL, float("nan")) for a, _, w in runs), key=lambda x: (x != x, x)),
+            **{f"{m}_{t}": mean([pair[i].get(m, float("nan")) for pair in paired])
+               for m in ("avg_gap", "mia_efficacy") for i, t in ((0, "a"), (1, "b"))})
+    ranked = [k for k in stats if stats[k]["paired"] == stats[k]["seeds"]]
+    ranked = [k for k in ranked if stats[k]["avg_gap_a"] == stats[k]["avg_gap_a"]]  # a NaN avg_gap has no rank
+    rank = {t: {k: i + 1 for i, k in enumerate(sorted(ranked, key=lambda k: (stats[k][f"avg_gap_{t}"], k)))}
+            for t in ("a", "b")}
+    out = ["| method | seeds | paired | mia_efficacy before → after | lowest member recall | avg_gap before → after "
+           "| rank before → after |", "|---|---:|---:|---:|---:|---:|---:|"]
+    def last_if_nan(x: float) -> tuple:
+        return (x != x, x if x == x else 0.0)
+
+    def fmt(x: float, digits: int) -> str:
+        return f"{x:.{digits}f}" if x == x else "—"
+
+    for label in sorted(stats, key=lambda k: (stats[k]["paired"] == 0, *last_if_nan(stats[k]["avg_gap_a"]), k)):
+        s = stats[label]
+        arrows = [f"{fmt(s[m + '_b'], d)} → {fmt(s[m + '_a'], d)}" if s["paired"] else "—"
+                  for m, d in (("mia_efficacy", 1), ("avg_gap", 2))]
+        ranks = f"{rank['b'][label]} → {rank['a'][label]}" if label in rank["a"] else "—"
+        out.append(f"| {label} | {s['seeds']} | {s['paired']} | {arrows[0]} | {fmt(s['recall'], 1)} | {arrows[1]} "
+                   f"| {ranks} |")
+    return out
+
+
 def report(matched: list[tuple[dict, dict | None]]) -> list[str]:
     labels = variant_labels([a for a, _ in matched])
-    out: list[str] = []
-    low = [(a, b) for a, b in matched if values(a, "unlearned").get(RECALL, 100.0) < 50]
-    out.append(f"{len(matched)} re-evaluated runs, {sum(b is not None for _, b in matched)} with a stored run "
-               f"from before; mia_member_recall < 50 on {len(low)}.")
-    for a, _ in low:
-        u = values(a, "unlearned")
-        out.append(f"- {a['forget']} seed {a['seed']} `{labels[variant_key(a)]}`: recall {u[RECALL]:.1f}, "
-                   f"mia_efficacy {u['mia_efficacy']:.1f}, RA − TA {u['ra'] - u['ta']:+.2f}")
-    moved = {id(a): max(abs(values(a, "unlearned").get(m, 0) - values(b, "unlearned").get(m, 0)) for m in SAME)
-             for a, b in matched if b is not None}
-    out.append(f"UA, RA and TA equal to the stored run's (1e-6) on {sum(d < 1e-6 for d in moved.values())} of "
-               f"{len(moved)} pairs; the others:")
-    out += [f"- {a['forget']} seed {a['seed']} `{labels[variant_key(a)]}`: moved by up to {moved[id(a)]:.2f}"
-            for a, b in matched if b is not None and moved[id(a)] >= 1e-6]
+    out = summary(matched, labels)
     by_scenario: dict[str, list] = defaultdict(list)
     for a, b in matched:
         by_scenario[a["forget"]].append((a, b))
     for forget, rows in sorted(by_scenario.items()):
-        out += ["", f"#### {forget}", ""]
-        golden_after = {a["seed"]: values(a, "golden") for a, _ in rows}
-        golden_before = {b["seed"]: values(b, "golden") for _, b in rows if b is not None}
-        out.append("golden mia_efficacy by seed, after: " + ", ".join(
-            f"{golden_after[s]['mia_efficacy']:.1f}" for s in sorted(golden_after)) +
-            f" ({spread([g['mia_efficacy'] for g in golden_after.values()])}); before: " + ", ".join(
-            f"{golden_before[s]['mia_efficacy']:.1f}" for s in sorted(golden_before)) +
-            f"; golden recall ≥ {min(g[RECALL] for g in golden_after.values()):.1f}, original recall ≥ "
-            f"{min(values(a, 'original')[RECALL] for a, _ in rows):.1f}")
-        out.append("")
-        per: dict[str, list] = defaultdict(list)
+        golden = {}
         for a, b in rows:
-            per[f"`{labels[variant_key(a)]}`"].append((a, b, "unlearned"))
-        originals = {a["seed"]: (a, b) for a, b in sorted(rows, key=lambda ab: ab[1] is not None)}
-        # every run of a seed carries its original's row; one paired with a stored run is preferred
-        per["*original*"] = [(a, b, "original") for a, b in originals.values()]
-        stats = {}
-        for label, runs in per.items():
-            ua = [values(a, which) for a, _, which in runs]
-            ub = [values(b, which) for _, b, which in runs if b]
-            stats[label] = dict(
-                seeds=len(runs), gap_a=mean([u["avg_gap"] for u in ua if "avg_gap" in u]),
-                gap_b=mean([u["avg_gap"] for u in ub if "avg_gap" in u]),
-                mia_a=mean([u["mia_efficacy"] for u in ua]), mia_b=mean([u["mia_efficacy"] for u in ub]),
-                recall=min(u.get(RECALL, float("nan")) for u in ua), n_b=len(ub))
-        rank_a = {k: i + 1 for i, k in enumerate(sorted(stats, key=lambda k: (stats[k]["gap_a"], k)))}
-        had = [k for k in stats if stats[k]["n_b"]]
-        rank_b = {k: i + 1 for i, k in enumerate(sorted(had, key=lambda k: (stats[k]["gap_b"], k)))}
-        out.append("| method | seeds | mia_efficacy before → after | lowest member recall | avg_gap before → after "
-                   "| rank before → after |")
-        out.append("|---|---:|---:|---:|---:|---:|")
-        for label in sorted(stats, key=rank_a.get):
-            s = stats[label]
-            before_gap, before_mia = (f"{s['gap_b']:.2f}", f"{s['mia_b']:.1f}") if s["n_b"] else ("—", "—")
-            out.append(f"| {label} | {s['seeds']} | {before_mia} → {s['mia_a']:.1f} | {s['recall']:.1f} | "
-                       f"{before_gap} → {s['gap_a']:.2f} | {rank_b.get(label, '—')} → {rank_a[label]} |")
+            if golden.get(a["seed"], (None, None))[1] is None:
+                golden[a["seed"]] = (values(a, "golden"), values(b, "golden") if b is not None else None)
+        seeds = ", ".join(f"seed {s}: " + (f"{g[1]['mia_efficacy']:.1f} → " if g[1] else "") + f"{g[0]['mia_efficacy']:.1f}"
+                          for s, g in sorted(golden.items()))
+        out += ["", f"#### {forget}", "",
+                f"golden mia_efficacy (before → after) {seeds}; after "
+                f"{spread([g[0]['mia_efficacy'] for g in golden.values()])}; golden recall ≥ "
+                f"{min(g[0][RECALL] for g in golden.values()):.1f}, original recall ≥ "
+                f"{min(values(a, 'original')[RECALL] for a, _ in rows):.1f}", ""]
+        out += variant_table(rows, labels)
     return out
 
 

@@ -96,7 +96,8 @@ def main() -> None:
     parser.add_argument("--home", help="the store's home (default: $UNLEARNKIT_HOME or ~/.cache/unlearnkit)")
     parser.add_argument("--top", type=int, default=8, help="disagreements listed per scenario")
     parser.add_argument("--mia-standin", action="store_true",
-                        help="add three-question (loads the original models; random scenarios)")
+                        help="add three-question (loads the original models, or trains them again, seeded, "
+                             "when the model store lacks them; random scenarios)")
     args = parser.parse_args()
 
     ws = Workspace(args.home)
@@ -135,7 +136,7 @@ def main() -> None:
             means = np.array([np.mean([v[s] for lb, _, v in runs if lb == label]) for label in variants])
             rho_means = spearmanr(means, mean_avg).statistic if len(variants) > 2 else float("nan")
             print(f"| `{s}` | {rho_runs:.2f} | {rho_means:.2f} |")
-        best = next(s for s in ("three-question", "two-question", "distance+fit") if not np.isnan(free[s]).any())
+        best = next((s for s in ("three-question", "two-question") if not np.isnan(free[s]).any()), "distance+fit")
         rank_free = np.argsort(np.argsort(free[best])) / max(len(runs) - 1, 1)
         rank_avg = np.argsort(np.argsort(avg)) / max(len(runs) - 1, 1)
         disagree = np.argsort(-np.abs(rank_free - rank_avg))

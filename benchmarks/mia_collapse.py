@@ -53,8 +53,10 @@ def main() -> None:
     parser.add_argument("grids", nargs="+", type=Path)
     parser.add_argument("--home", help="the store's home (default: $UNLEARNKIT_HOME or ~/.cache/unlearnkit)")
     parser.add_argument("--scenario", default="random:0.1", help="forget spec of the runs to check")
-    parser.add_argument("--min-mia", type=float, default=50.0, help="check runs with mia_efficacy at least this")
-    parser.add_argument("--max-recall", type=float, help="check runs whose stored member recall is below this instead")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--min-mia", type=float, default=50.0, help="check runs with mia_efficacy at least this")
+    which.add_argument("--max-recall", type=float,
+                       help="check runs whose stored member recall is below this instead (runs that record it)")
     parser.add_argument("--unequal", action="store_true", help="also fit the pre-issue-20 attack (all of D_t*)")
     parser.add_argument("--balanced", action="store_true", help="also fit that attack with balanced class weights")
     args = parser.parse_args()

@@ -57,7 +57,8 @@ def test_default_grid_covers_every_method_and_scenario():
 
 @pytest.mark.parametrize("path", sorted((ROOT / "benchmarks" / "grids").glob("*.toml")), ids=lambda p: p.name)
 def test_every_benchmark_grid_loads(path):
-    assert load_grid(path).size() > 0
+    grid = load_grid(path)  # every part checked: names, parameters, recipe
+    assert grid.size() == len(grid.runs()) > 0
 
 
 def _variants(grid, forget):
@@ -74,6 +75,10 @@ def test_the_equal_attack_grids_re_run_every_method_of_the_memorising_benchmark(
     missing = {v for v in _variants(before, forget) if v[0] != "retrain"} - _variants(after, forget)
     assert not missing, f"{regrid} lacks {sorted(missing)}"
     assert "mia_member_recall" in after.metrics and after.seeds == before.seeds
+    # the same models: recipe, dataset, training subset (the validation slice V may differ)
+    assert (after.recipe, after.recipe_overrides, after.datasets, after.models) == \
+        (before.recipe, before.recipe_overrides, before.datasets, before.models)
+    assert {k: v for k, v in after.data_options.items() if k != "val_size"} == before.data_options
 
 
 # ======================================================================= retain fractions
