@@ -9,8 +9,9 @@ of those grids with the run of the same scenario, seed, method and parameters th
 with ``--before`` stored (``memorising.toml``, ``baselines.toml``; the validation slice ``val_size``
 is ignored in the match: it changes neither the training set nor the test set nor D_f), and prints:
 
-* every run whose attack reads ``mia_member_recall`` < 50, with RA − TA (negative: D_r fitted worse
-  than the test set, a genuine inversion rather than a collapse);
+* every run whose attack reads ``mia_member_recall`` < 50, with RA − TA (a hint only: whether
+  members and non-members read alike or inverted, ``mia_collapse.py --max-recall 50`` measures on
+  the models);
 * per variant: ``mia_efficacy`` and ``avg_gap`` before → after (means over the seeds that have both),
   the rank by ``avg_gap`` before and after among the variants paired on every seed, and the lowest
   member recall;
@@ -130,6 +131,7 @@ def variant_table(rows: list[tuple[dict, dict | None]], labels: dict) -> list[st
             for t in ("a", "b")}
     out = ["| method | seeds | paired | mia_efficacy before → after | lowest member recall | avg_gap before → after "
            "| rank before → after |", "|---|---:|---:|---:|---:|---:|---:|"]
+
     def last_if_nan(x: float) -> tuple:
         return (x != x, x if x == x else 0.0)
 
