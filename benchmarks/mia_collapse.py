@@ -80,8 +80,9 @@ def main() -> None:
             ctx = contexts[seed] = load_context(config_from_run(r))
             for name, trained in (("*golden*", golden_model(ws, ctx)), ("*original*", original_model(ws, ctx))):
                 rep = evaluate(trained.model, ctx.split, metrics=["ua", "ra", *METRICS], seed=seed)
-                _row(name, seed, rep.rows["unlearned"], None, _separability(trained.model, ctx.split, seed),
-                     _unequal(trained.model, ctx.split, seed, weight) if other else None)
+                p_y = _features(trained.model, ctx.split, other)
+                _row(name, seed, rep.rows["unlearned"], None, _separability(p_y, seed),
+                     _unequal(p_y, seed, weight) if other else None)
         vals = (r.get("metrics") or {}).get("rows", {}).get("unlearned", {})
         if args.max_recall is not None:
             if vals.get("mia_member_recall", 100.0) >= args.max_recall:
@@ -91,27 +92,33 @@ def main() -> None:
         model = load_run_model(r["id"], home=ws.home)
         split = contexts[seed].split
         rep = evaluate(model, split, metrics=METRICS, seed=seed)
-        _row(f"`{labels[variant_key(r)]}`", seed, vals, rep.rows["unlearned"], _separability(model, split, seed),
-             _unequal(model, split, seed, weight) if other else None)
+        p_y = _features(model, split, other)
+        _row(f"`{labels[variant_key(r)]}`", seed, vals, rep.rows["unlearned"], _separability(p_y, seed),
+             _unequal(p_y, seed, weight) if other else None)
     print(f"\n{time.process_time() - t0:.0f} CPU s")
 
 
-def _p_y(model: torch.nn.Module, subset) -> np.ndarray:
-    return mia.attack_feature(compute_logits(model, subset), subset.labels, "confidence")
+def _features(model: torch.nn.Module, split, with_forget: bool) -> dict[str, np.ndarray]:
+    """p_y of the model on D_r and D_t* (and D_f when ``with_forget``), each set scored once."""
+    names = {"retain": "retain", "test": split.test_star_name, **({"forget": "forget"} if with_forget else {})}
+    out = {}
+    for key, name in names.items():
+        subset = split.subset(name)
+        out[key] = mia.attack_feature(compute_logits(model, subset), subset.labels, "confidence")
+    return out
 
 
-def _unequal(model: torch.nn.Module, split, seed: int, class_weight: str | None) -> tuple[float, float]:
+def _unequal(p_y: dict[str, np.ndarray], seed: int, class_weight: str | None) -> tuple[float, float]:
     """(mia_efficacy, member recall) of the pre-issue-20 SVC attack: m members against all of D_t*."""
-    retain, test = _p_y(model, split.subset("retain")), _p_y(model, split.subset(split.test_star_name))
+    retain, test = p_y["retain"], p_y["test"]
     members = retain[mia.select_members(len(retain), len(test), seed=seed)]
     clf = mia.fit_svc_attack(members, test, class_weight=class_weight)
-    return (mia.svc_attack(members, test, _p_y(model, split.subset("forget")), clf=clf),
-            mia.svc_member_recall(members, test, clf=clf))
+    return (mia.svc_attack(members, test, p_y["forget"], clf=clf), mia.svc_member_recall(members, test, clf=clf))
 
 
-def _separability(model: torch.nn.Module, split, seed: int) -> float:
+def _separability(p_y: dict[str, np.ndarray], seed: int) -> float:
     """AUC of p_y telling the equal-class attack's members (D_r) from its non-members (D_t*)."""
-    retain, test = _p_y(model, split.subset("retain")), _p_y(model, split.subset(split.test_star_name))
+    retain, test = p_y["retain"], p_y["test"]
     members = retain[mia.select_members(len(retain), len(test), seed=seed)]
     nonmembers = test[mia.select_nonmembers(len(retain), len(test), seed=seed)]
     return float(roc_auc_score(np.r_[np.ones(len(members)), np.zeros(len(nonmembers))], np.r_[members, nonmembers]))
